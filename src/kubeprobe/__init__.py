@@ -1,0 +1,3 @@
+"""KubeProbe: finds problems in Kubernetes clusters before their users do."""
+
+__version__ = "0.1.0"

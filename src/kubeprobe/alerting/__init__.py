@@ -1,0 +1,1 @@
+"""Incidents, routing, silences and maintenance windows, notifiers."""

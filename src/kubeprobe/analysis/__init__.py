@@ -1,0 +1,1 @@
+"""Root cause: evidence, rules, classifier, verification, severity."""

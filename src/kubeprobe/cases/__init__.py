@@ -1,0 +1,1 @@
+"""Built-in cases: probes/ and inspections/, one module each, and their registry."""

@@ -1,0 +1,1 @@
+"""Control plane: store (SQLAlchemy + Alembic), API (FastAPI), scheduling, gates, ingestion."""

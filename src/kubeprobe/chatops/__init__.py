@@ -1,0 +1,1 @@
+"""ChatOps: intents and chat adapters."""

@@ -1,0 +1,53 @@
+"""The `kubeprobe` command: entry point and the error boundary that turns errors into messages."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from kubeprobe import __version__
+from kubeprobe.cli.demo import demo
+from kubeprobe.cli.sandbox import sandbox_app
+from kubeprobe.kube.errors import KubeError
+from kubeprobe.sandbox.errors import SandboxError
+
+app = typer.Typer(
+    name="kubeprobe",
+    help=(
+        "KubeProbe finds problems in Kubernetes clusters before their users do: black-box probes "
+        "and inspections run against many clusters from a central control plane."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.command()(demo)
+err = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print KubeProbe's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Run the CLI; known errors print a message and exit 1 instead of a traceback."""
+    try:
+        app()
+    except (SandboxError, KubeError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

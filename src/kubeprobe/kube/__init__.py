@@ -1,0 +1,1 @@
+"""Kubernetes access: per-cluster clients, kubeconfigs, paged and streamed lists, watches, errors."""

@@ -1,0 +1,1 @@
+"""Resident ProbeOperator (kopf): ProbeConfig CRD, probe loops, denoising, token bucket, buffer."""

@@ -1,0 +1,1 @@
+"""Remediation actions under risk control."""

@@ -1,0 +1,1 @@
+"""A local real Kubernetes control plane with kwok nodes, for tests and demos, and fault injection."""
