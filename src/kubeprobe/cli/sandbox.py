@@ -33,7 +33,7 @@ fault_app = typer.Typer(
 )
 sandbox_app.add_typer(fault_app, name="fault")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Sandbox name (several can run side by side).")]
 ComponentArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(ORDER)}.")]

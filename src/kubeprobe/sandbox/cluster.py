@@ -135,6 +135,7 @@ class Sandbox:
         *,
         node_count: int = 3,
         apiserver_port: int | None = None,
+        node_lease_seconds: int = 40,
         report: Report = _quiet,
     ) -> None:
         """Start the sandbox and return when it is ready (idempotent when it already runs)."""
@@ -152,7 +153,7 @@ class Sandbox:
         self.logs.mkdir()
         report(f"writing certificates and configuration to {self.folder}")
         components.write_pki(self.folder, self.name, ports)
-        components.write_kwok_config(self.folder, bin_dir / "stages")
+        components.write_kwok_config(self.folder, bin_dir / "stages", node_lease_seconds)
         self._state = {
             "name": self.name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -160,7 +161,12 @@ class Sandbox:
             "ports": ports.as_dict(),
             "next_node_index": 0,
             "components": {
-                c: {"argv": components.argv(c, bin_dir, self.folder, self.name, ports)} for c in ORDER
+                c: {
+                    "argv": components.argv(
+                        c, bin_dir, self.folder, self.name, ports, node_lease_seconds=node_lease_seconds
+                    )
+                }
+                for c in ORDER
             },
         }
         self._save()

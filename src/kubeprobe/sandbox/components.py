@@ -128,7 +128,7 @@ def write_pki(folder: Path, name: str, ports: Ports) -> None:
     (folder / "kubeconfig").write_text((folder / "admin.kubeconfig").read_text())
 
 
-def write_kwok_config(folder: Path, stages_dir: Path) -> Path:
+def write_kwok_config(folder: Path, stages_dir: Path, node_lease_seconds: int = 40) -> Path:
     """kwok's configuration: node and pod lifecycles from the stage files of the kwok module."""
     docs: list[object] = [
         {
@@ -137,7 +137,7 @@ def write_kwok_config(folder: Path, stages_dir: Path) -> Path:
             "options": {
                 "manageAllNodes": False,
                 "manageNodesWithAnnotationSelector": f"{KWOK_ANNOTATION}=fake",
-                "nodeLeaseDurationSeconds": 40,
+                "nodeLeaseDurationSeconds": node_lease_seconds,
                 "nodeLeaseParallelism": 16,
                 "nodePlayStageParallelism": 16,
                 "podPlayStageParallelism": 32,
@@ -151,8 +151,15 @@ def write_kwok_config(folder: Path, stages_dir: Path) -> Path:
     return path
 
 
-def argv(component: str, bin_dir: Path, folder: Path, name: str, ports: Ports) -> list[str]:
-    """The command line of one component."""
+def argv(
+    component: str, bin_dir: Path, folder: Path, name: str, ports: Ports, *, node_lease_seconds: int = 40
+) -> list[str]:
+    """The command line of one component.
+
+    ``node_lease_seconds`` is how long a kwok node lease lasts (renewed every quarter of it); the
+    controller-manager's grace period follows it. Big sandboxes use longer leases so 10,000 nodes
+    do not cost 1,000 lease writes a second.
+    """
     pkid = folder / "pki"
     exe = str(bin_dir / component)
     if component == "etcd":
@@ -215,6 +222,7 @@ def argv(component: str, bin_dir: Path, folder: Path, name: str, ports: Ports) -
             f"--cluster-signing-cert-file={pkid / 'ca.crt'}",
             f"--cluster-signing-key-file={pkid / 'ca.key'}",
             "--use-service-account-credentials=true",
+            f"--node-monitor-grace-period={max(50, node_lease_seconds + 10)}s",
             f"--cluster-name={name}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             *common,
