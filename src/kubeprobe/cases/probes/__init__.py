@@ -1,0 +1,1 @@
+"""Built-in black-box probes, one module each; each registers itself with the case registry."""
