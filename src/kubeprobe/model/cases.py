@@ -17,6 +17,8 @@ class CaseSpec:
     """A runnable case: template name and kind, how it runs, its parameters and timeout.
 
     Exactly one of ``entry_point`` ("package.module:function") or ``image`` (with ``command``).
+    ``rbac_rules`` are the Kubernetes PolicyRules the case needs in its cluster; the pod runner
+    grants exactly these to the template's ServiceAccount.
     """
 
     name: str
@@ -27,3 +29,4 @@ class CaseSpec:
     entry_point: str | None = None
     image: str | None = None
     command: tuple[str, ...] = ()
+    rbac_rules: tuple[dict[str, Any], ...] = ()

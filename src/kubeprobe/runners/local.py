@@ -1,0 +1,114 @@
+"""The local runner: a case as a subprocess on this machine, with the contract's environment and a kubeconfig.
+
+Built-in templates run as ``python -m kubeprobe.cases TEMPLATE``; a Python entry point
+(``package.module:function``) is imported and called; otherwise the case's command runs as is.
+Sandbox pods never run containers, so this is how the demo and the tests execute case code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from kubeprobe.runners.base import MAX_LOG_BYTES, RunEnd, RunnerError, RunRequest
+
+log = logging.getLogger(__name__)
+#: Exit code of ``python -m kubeprobe.cases`` for "could not run" (see kubeprobe.cases.__main__).
+EXIT_COULD_NOT_RUN = 3
+
+
+def command_for(request: RunRequest, builtin_templates: frozenset[str]) -> list[str]:
+    case = request.case
+    if case.template in builtin_templates:
+        return [sys.executable, "-m", "kubeprobe.cases", case.template]
+    if case.entry_point:
+        module, _, func = case.entry_point.partition(":")
+        if not module or not func:
+            raise RunnerError(f"case {case.name}: entry point {case.entry_point!r} is not 'module:function'")
+        return [sys.executable, "-c", f"import {module} as m; m.{func}()"]
+    if case.command:
+        return list(case.command)
+    raise RunnerError(f"case {case.name} has neither an entry point nor a command to run locally")
+
+
+class LocalRunner:
+    """Runs cases as subprocesses; at most ``concurrency`` at once."""
+
+    def __init__(self, builtin_templates: frozenset[str] = frozenset(), concurrency: int = 8) -> None:
+        self.builtin_templates = builtin_templates
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self, request: RunRequest) -> RunEnd:
+        argv = command_for(request, self.builtin_templates)
+        async with self._slots:
+            with tempfile.TemporaryDirectory(prefix="kubeprobe-run-") as tmp:
+                kubeconfig = Path(tmp, "kubeconfig")
+                kubeconfig.touch(mode=0o600)  # noqa: ASYNC240 (a tiny local file)
+                kubeconfig.write_text(request.kubeconfig)  # noqa: ASYNC240
+                env = {**os.environ, **request.contract_env(), "KUBECONFIG": str(kubeconfig)}
+                return await self._execute(request, argv, env, tmp)
+
+    async def _execute(self, request: RunRequest, argv: list[str], env: dict[str, str], cwd: str) -> RunEnd:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                env=env,
+                cwd=cwd,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return RunEnd("error", f"cannot start {argv[0]}: {exc.strerror or exc}")
+        remaining = (request.deadline - dt.datetime.now(dt.UTC)).total_seconds()
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                output, _ = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            output = await _drain(proc)
+            log.warning(
+                "run %s case %s cluster %s: killed at its deadline",
+                request.run_id,
+                request.case.name,
+                request.cluster,
+            )
+            return RunEnd(
+                "timed_out",
+                "the case did not finish before its deadline and was killed",
+                proc.returncode,
+                _tail(output),
+            )
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await _drain(proc)
+            raise
+        logs = _tail(output)
+        if proc.returncode == EXIT_COULD_NOT_RUN:
+            reason = logs.strip().splitlines()[-1] if logs.strip() else "the case could not run"
+            return RunEnd("error", reason, proc.returncode, logs)
+        return RunEnd("exited", f"exit code {proc.returncode}", proc.returncode, logs)
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> bytes:
+    try:
+        async with asyncio.timeout(5):
+            output, _ = await proc.communicate()
+            return output or b""
+    except TimeoutError:
+        return b""
+
+
+def _tail(output: bytes | None) -> str:
+    data = output or b""
+    if len(data) > MAX_LOG_BYTES:
+        data = b"[...]\n" + data[-MAX_LOG_BYTES:]
+    return data.decode(errors="replace")
