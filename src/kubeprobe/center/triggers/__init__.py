@@ -1,0 +1,1 @@
+"""Triggers: when runs start — interval and cron spreading with jitter, CloudEvents, object watches."""
