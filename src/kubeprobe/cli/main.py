@@ -9,6 +9,7 @@ from rich.console import Console
 
 from kubeprobe import __version__
 from kubeprobe.cli.demo import demo
+from kubeprobe.cli.rca import rca_app
 from kubeprobe.cli.sandbox import sandbox_app
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.sandbox.errors import SandboxError
@@ -24,6 +25,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(rca_app, name="rca")
 app.command()(demo)
 err = Console(stderr=True, soft_wrap=True)
 
