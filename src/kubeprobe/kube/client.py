@@ -7,6 +7,7 @@ Errors are mapped into :mod:`kubeprobe.kube.errors` so callers can tell a refusa
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Literal
@@ -103,7 +104,8 @@ class KubeClient:
             )
         except httpx.TimeoutException as exc:
             raise KubeConnectionError(f"{self.conn.server}: {method} {path} timed out") from exc
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:
+            # TLS 1.3 reports a refused client certificate on the first read, as a bare SSLError.
             raise KubeConnectionError(
                 f"{self.conn.server}: cannot reach the API server: {exc or type(exc).__name__}"
             ) from exc

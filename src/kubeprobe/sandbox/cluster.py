@@ -216,7 +216,7 @@ class Sandbox:
             return
         sup = supervisor.read_pid(self.folder / "run" / "supervisor.pid")
         if sup:
-            processes.terminate(sup, sys.executable)
+            processes.terminate(sup, contains=self._supervisor_marker)
         for component in reversed(ORDER):
             if component in self.state["components"]:
                 self.stop(component)
@@ -236,8 +236,14 @@ class Sandbox:
 
     # -- components --------------------------------------------------------------------------
     def supervisor_running(self) -> bool:
+        # Matched by its module and folder, not the interpreter path: `python` and `python3` of one
+        # venv are different paths for the same supervisor.
         pid = supervisor.read_pid(self.folder / "run" / "supervisor.pid")
-        return processes.state(pid, sys.executable) is not ProcessState.STOPPED
+        return processes.state(pid, contains=self._supervisor_marker) is not ProcessState.STOPPED
+
+    @property
+    def _supervisor_marker(self) -> str:
+        return f"kubeprobe.sandbox.supervisor {self.folder}"
 
     def _spawn_supervisor(self) -> None:
         argv = [sys.executable, "-m", "kubeprobe.sandbox.supervisor", str(self.folder)]

@@ -55,15 +55,21 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def state(pid: int | None, argv0: str | None = None) -> ProcessState:
-    """What the process is doing now; a pid reused by another program counts as stopped."""
+def state(pid: int | None, argv0: str | None = None, *, contains: str | None = None) -> ProcessState:
+    """What the process is doing now; a pid reused by another program counts as stopped.
+
+    ``argv0`` must equal the first word of its command line; ``contains`` must appear in it.
+    """
     if not pid:
         return ProcessState.STOPPED
     _reap(pid)
     try:
         proc = psutil.Process(pid)
         status = proc.status()
-        if argv0 and proc.cmdline()[:1] != [argv0]:
+        cmdline = proc.cmdline()
+        if argv0 and cmdline[:1] != [argv0]:
+            return ProcessState.STOPPED
+        if contains and contains not in " ".join(cmdline):
             return ProcessState.STOPPED
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return ProcessState.STOPPED
@@ -79,9 +85,11 @@ def send(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
-def terminate(pid: int, argv0: str | None = None, timeout: float = 15.0) -> None:
+def terminate(
+    pid: int, argv0: str | None = None, timeout: float = 15.0, *, contains: str | None = None
+) -> None:
     """SIGTERM (after SIGCONT, in case it is paused), then SIGKILL when it will not go."""
-    if state(pid, argv0) is ProcessState.STOPPED:
+    if state(pid, argv0, contains=contains) is ProcessState.STOPPED:
         return
     send(pid, signal.SIGCONT)
     send(pid, signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from pydantic import BaseModel, Field
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from kubeprobe.cases.context import CaseContext, ProbeFailure
 from kubeprobe.cases.probes.waits import Obj, condition, until, warning_events
 from kubeprobe.cases.registry import REGISTRY
-from kubeprobe.kube.errors import KubeAPIError
+from kubeprobe.kube.errors import KubeAPIError, KubeError
 
 
 class PodLifecycleParams(BaseModel):
@@ -105,4 +106,6 @@ async def pod_lifecycle(ctx: CaseContext, params: PodLifecycleParams) -> None:
                 ),
             )
     finally:
-        await ctx.kube.delete(f"{path}/{name}", grace_period_seconds=0)
+        # Never let a failing cleanup (API server or etcd down) hide the probe's own message.
+        with contextlib.suppress(KubeError):
+            await ctx.kube.delete(f"{path}/{name}", grace_period_seconds=0)
