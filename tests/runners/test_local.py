@@ -44,7 +44,8 @@ async def test_builtin_probe_runs_and_reports(sandbox: Sandbox) -> None:
 async def test_command_case_gets_the_contract_and_params() -> None:
     script = (
         "import os, json, urllib.request as u;"
-        "b = json.dumps({'ok': False, 'messages': [os.environ['GREETING'] + ' ' + os.environ['KH_RUN_UUID']],"
+        "m = os.environ['GREETING'] + ' ' + os.environ['KUBEPROBE_RUN_ID'];"
+        "b = json.dumps({'ok': False, 'messages': [m],"
         " 'steps': [], 'findings': [], 'metrics': {}}).encode();"
         "u.urlopen(u.Request(os.environ['KUBEPROBE_REPORT_URL'], data=b, method='POST'))"
     )

@@ -64,7 +64,8 @@ async def test_pod_carries_contract_owner_and_rbac_and_ends_on_exit(
     task = asyncio.create_task(PodRunner().run(req))
     pod = await _pod(kube, req.run_id)
     env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
-    assert env["KUBEPROBE_RUN_ID"] == req.run_id == env["KH_RUN_UUID"]
+    assert env["KUBEPROBE_RUN_ID"] == req.run_id
+    assert env["KH_RUN_UUID"] == req.report_token
     assert env["TARGET"] == "x"
     assert env["KH_POD_NAMESPACE"] == NAMESPACE
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "ConfigMap"

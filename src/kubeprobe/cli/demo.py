@@ -1,104 +1,181 @@
-"""`kubeprobe demo`: bring up a sandbox cluster and show it working, step by step."""
+"""`kubeprobe demo`: sandbox clusters, the center on its embedded SQLite store, built-in cases
+bound to the clusters, runs on a schedule and by a change event, results as they come in."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
+from pathlib import Path
+from typing import Any
 
+import httpx
 import typer
+import uvicorn
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
-from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.waiting import wait_for
-from kubeprobe.sandbox.cluster import Sandbox, wait_for_service_account
+from kubeprobe.center.api.app import create_app
+from kubeprobe.center.settings import CenterSettings, default_data_dir
+from kubeprobe.sandbox.cluster import Sandbox
+from kubeprobe.sandbox.components import free_port, port_free
 
 console = Console()
-DEMO_NS = "kubeprobe-demo"
+TOKEN = "kp_demo-admin-token"
+COLOURS = {"succeeded": "green", "failed": "red", "error": "yellow", "timed_out": "red", "cancelled": "dim"}
 
 
-def _deployment(replicas: int) -> dict[str, object]:
-    labels = {"app": "hello"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "hello", "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "hello", "image": "registry.k8s.io/pause:3.10"}]},
-            },
-        },
-    }
-
-
-async def _show_workload(kube: KubeClient) -> None:
-    ns_path = "/api/v1/namespaces"
-    await kube.delete(f"{ns_path}/{DEMO_NS}")
-    await wait_for(
-        lambda: kube.list_all(ns_path, fieldSelector=f"metadata.name={DEMO_NS}"),
-        lambda items: not items,
-        timeout=60,
-        what=f"old namespace {DEMO_NS} gone",
-    )
-    await kube.create(ns_path, {"metadata": {"name": DEMO_NS}})
-    await wait_for_service_account(kube, DEMO_NS)
-    deps = f"/apis/apps/v1/namespaces/{DEMO_NS}/deployments"
-    start = time.monotonic()
-    await kube.create(deps, _deployment(3))
-    await wait_for(
-        lambda: kube.get(f"{deps}/hello"),
-        lambda d: d.get("status", {}).get("availableReplicas") == 3,
-        timeout=60,
-        what="deployment hello available",
-    )
-    console.print(f"deployment [bold]hello[/] has 3 available replicas after {time.monotonic() - start:.1f}s")
-    table = Table(title=f"pods in {DEMO_NS}")
-    for col in ("pod", "phase", "node", "pod IP"):
-        table.add_column(col)
-    for pod in await kube.list_all(f"/api/v1/namespaces/{DEMO_NS}/pods"):
-        table.add_row(
-            pod["metadata"]["name"],
-            pod["status"].get("phase", ""),
-            pod["spec"].get("nodeName", ""),
-            pod["status"].get("podIP", ""),
+async def _ok(resp: httpx.Response, *allowed: int) -> Any:
+    if resp.status_code >= 300 and resp.status_code not in allowed:
+        raise typer.BadParameter(
+            f"{resp.request.method} {resp.request.url.path}: {resp.status_code} {resp.text}"
         )
-    console.print(table)
+    return resp.json() if resp.content else None
+
+
+async def _register(http: httpx.AsyncClient, boxes: list[Sandbox], interval: float) -> None:
+    for box in boxes:
+        body = {"name": box.name, "kubeconfig": box.kubeconfig.read_text(), "labels": {"env": "demo"}}
+        if (await http.post("/api/v1/clusters", json=body)).status_code == 409:
+            await _ok(
+                await http.patch(f"/api/v1/clusters/{box.name}", json={"kubeconfig": body["kubeconfig"]})
+            )
+    await _ok(await http.post("/api/v1/groups", json={"name": "demo", "selector": {"env": "demo"}}), 409)
+    cases = [c["name"] for c in (await _ok(await http.get("/api/v1/cases", params={"limit": 500})))["items"]]
+    probes = [c for c in ("pod-lifecycle", "apiserver", "namespace-lifecycle") if c in cases] or cases[:1]
+    for case in probes:
+        await _ok(
+            await http.post(
+                "/api/v1/bindings",
+                json={
+                    "name": f"demo-{case}",
+                    "case": case,
+                    "group": "demo",
+                    "interval_seconds": interval,
+                    "jitter_seconds": interval / 4,
+                    "events": ["component.released"],
+                },
+            ),
+            409,
+        )
+
+
+def _table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="latest runs (newest first)")
+    for col in ("created", "cluster", "case", "trigger", "state", "ms", "message"):
+        table.add_column(col, overflow="fold")
+    for run in runs[:15]:
+        colour = COLOURS.get(run["state"], "white")
+        ms = f"{run['duration_ms']:.0f}" if run.get("duration_ms") else ""
+        message = (run.get("messages") or [""])[0][:70]
+        table.add_row(
+            run["created"][11:19],
+            run["cluster"],
+            run["case"],
+            run["trigger"],
+            f"[{colour}]{run['state']}[/]",
+            ms,
+            message,
+        )
+    return table
+
+
+async def _show(
+    http: httpx.AsyncClient, duration: float, event_after: float, cluster: str
+) -> list[dict[str, Any]]:
+    start = time.monotonic()
+    sent = False
+    runs: list[dict[str, Any]] = []
+    with Live(console=console, refresh_per_second=2) as live:
+        while duration <= 0 or time.monotonic() - start < duration:
+            if not sent and time.monotonic() - start > event_after:
+                event = {
+                    "specversion": "1.0",
+                    "id": uuid.uuid4().hex,
+                    "source": "kubeprobe-demo",
+                    "type": "component.released",
+                    "subject": f"cluster/{cluster}",
+                    "data": {"component": "coredns"},
+                }
+                got = await _ok(await http.post("/api/v1/events", json=event))
+                console.print(
+                    f"› change event component.released → {cluster}: {len(got['runs'])} runs started"
+                )
+                sent = True
+            runs = (await _ok(await http.get("/api/v1/runs", params={"limit": 50})))["items"]
+            live.update(_table(runs))
+            await asyncio.sleep(1)
+    return runs
 
 
 def demo(
-    name: str = typer.Option("demo", "--name", "-n", help="Name of the demo's sandbox."),
-    nodes: int = typer.Option(3, "--nodes", min=1, help="kwok nodes in the sandbox."),
+    clusters: int = typer.Option(2, "--clusters", min=1, max=5, help="Sandbox clusters to start."),
+    nodes: int = typer.Option(3, "--nodes", min=1, help="kwok nodes per sandbox."),
+    port: int = typer.Option(8080, "--port", help="Port of the center (a free one if taken)."),
+    duration: float = typer.Option(90, "--duration", help="Seconds to show results (0: until Ctrl-C)."),
+    interval: float = typer.Option(20, "--interval", min=10, help="Seconds between scheduled runs."),
 ) -> None:
-    """Start a sandbox cluster (building it on first use) and show a workload running on it.
+    """The product on one machine: sandbox clusters, the center, built-in probes on a schedule and by event.
 
-    Idempotent: a second run reuses the built binaries and the running sandbox.
+    Idempotent: a second run reuses the built binaries, running sandboxes and the demo's database.
     """
     from kubeprobe.cli.sandbox import _say, build_binaries
 
-    console.rule("[bold]1. sandbox binaries")
+    console.rule("[bold]1. sandbox clusters")
     bin_dir = build_binaries()
-    console.rule(f"[bold]2. sandbox cluster {name!r}")
-    sandbox = Sandbox(name)
-    asyncio.run(sandbox.up(bin_dir, node_count=nodes, report=_say))
-    status = asyncio.run(sandbox.status())
-    console.print(
-        f"Kubernetes {status.get('version')} at {status['server']}, "
-        f"{status.get('nodes_ready')}/{status.get('nodes')} nodes Ready"
+    boxes = [Sandbox(f"demo-{i + 1}") for i in range(clusters)]
+    for box in boxes:
+        asyncio.run(box.up(bin_dir, node_count=nodes, report=_say))
+    console.rule("[bold]2. the center (embedded SQLite)")
+    port = port if port_free(port) else free_port()
+    data_dir = Path(default_data_dir()) / "demo"
+    url = f"http://127.0.0.1:{port}"
+    settings = CenterSettings(
+        data_dir=data_dir, admin_token=TOKEN, port=port, public_url=url, runner_mode="local"
     )
-    console.rule("[bold]3. a workload")
+    asyncio.run(_serve(settings, boxes, url, duration, interval))
 
-    async def workload() -> None:
-        async with sandbox.client() as kube:
-            await _show_workload(kube)
 
-    asyncio.run(workload())
-    console.rule("[bold]next")
+async def _serve(
+    settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float
+) -> None:
+    app = create_app(settings, dispatch=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                await serving
+                raise typer.Exit(1)
+            await asyncio.sleep(0.05)
+        console.print(f"center at {url}  (data: {settings.data_dir}, token: {TOKEN})")
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        ) as http:
+            console.rule("[bold]3. clusters, cases and bindings")
+            await _register(http, boxes, interval)
+            console.print(
+                f"registered {', '.join(b.name for b in boxes)}; built-in probes bound to group demo "
+                f"every {interval:g}s and on event component.released"
+            )
+            console.rule("[bold]4. results as they come in")
+            runs = await _show(http, duration, min(15.0, duration / 3 if duration else 15.0), boxes[0].name)
+            health = await _ok(await http.get(f"/api/v1/clusters/{boxes[0].name}/health"))
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    console.rule("[bold]summary")
+    states: dict[str, int] = {}
+    for run in runs:
+        states[run["state"]] = states.get(run["state"], 0) + 1
+    console.print(f"last {len(runs)} runs: {states}")
+    console.print(f"health of {boxes[0].name}: {health}")
     console.print(
-        f"export KUBECONFIG={sandbox.kubeconfig}\n"
-        f"kubeprobe sandbox status --name {name}\n"
-        f"kubeprobe sandbox fault pause kube-scheduler --name {name}   # then: fault resume ...\n"
-        f"kubeprobe sandbox down --name {name}"
+        "next:\n"
+        f"  KUBEPROBE_URL={url} KUBEPROBE_TOKEN={TOKEN} kubeprobe runs list  (while a center runs)\n"
+        f"  kubeprobe sandbox fault pause kube-scheduler --name {boxes[0].name}\n"
+        f"  kubeprobe sandbox down --name {boxes[0].name}"
     )

@@ -8,9 +8,14 @@ import typer
 from rich.console import Console
 
 from kubeprobe import __version__
+from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_app, template_app
+from kubeprobe.cli.center_client import CenterClientError
 from kubeprobe.cli.demo import demo
+from kubeprobe.cli.execute import gate, run
 from kubeprobe.cli.rca import rca_app
+from kubeprobe.cli.runs import runs_app, token_app
 from kubeprobe.cli.sandbox import sandbox_app
+from kubeprobe.cli.server import server
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.sandbox.errors import SandboxError
 
@@ -27,6 +32,17 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(rca_app, name="rca")
 app.command()(demo)
+app.command()(run)
+app.command()(gate)
+app.command()(server)
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(group_app, name="group")
+app.add_typer(template_app, name="template")
+app.add_typer(case_app, name="case")
+app.add_typer(suite_app, name="suite")
+app.command()(bind)
+app.add_typer(runs_app, name="runs")
+app.add_typer(token_app, name="token")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -40,7 +56,7 @@ def main() -> None:
     """Run the CLI; known errors print a message and exit 1 instead of a traceback."""
     try:
         app()
-    except (SandboxError, KubeError) as exc:
+    except (SandboxError, KubeError, CenterClientError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(1)
     except OSError as exc:

@@ -48,7 +48,8 @@ class RunRequest:
             contract.CLUSTER: self.cluster,
             contract.CASE: self.case.name,
             contract.KH_REPORTING_URL: self.kh_report_url or self.report_url,
-            contract.KH_RUN_UUID: self.run_id,
+            # Kuberhealthy checks send this back in the kh-run-uuid header: it is the run's token.
+            contract.KH_RUN_UUID: self.report_token,
             contract.KH_CHECK_RUN_DEADLINE: str(int(self.deadline.timestamp())),
             contract.KH_POD_NAMESPACE: pod_namespace,
         }

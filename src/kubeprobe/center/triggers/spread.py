@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -35,7 +35,7 @@ class Slot:
         return base + ((rng or random).random() * spread if spread else 0.0)
 
 
-def plan(keys_by_interval: dict[float, Iterable[str]]) -> dict[str, Slot]:
+def plan(keys_by_interval: Mapping[float, Iterable[str]]) -> dict[str, Slot]:
     """Slots for every binding key, per interval (seconds)."""
     slots: dict[str, Slot] = {}
     for interval, keys in keys_by_interval.items():

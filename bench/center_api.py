@@ -1,0 +1,424 @@
+# ruff: noqa: E501 (long SQL literals read better unbroken)
+"""Center API at fleet scale: p99 latency of run-list and cluster-health, and batched ingestion rate.
+
+For each store (SQLite file, PostgreSQL from scripts/postgres): migrate an empty database, register
+CLUSTERS clusters and CASES cases, write DAYS days of synthetic history (hourly rollups of every
+case on every cluster, generated inside the database, plus RAW_RUNS raw runs over the last
+RAW_HOURS hours), start `kubeprobe server` on it, then over HTTP:
+
+- GET /api/v1/runs with the filters people use (none, cluster, case, state, cluster+state, time
+  range, next page), REQUESTS times each: p50/p99 in ms;
+- GET /api/v1/clusters/{name}/health for random clusters, windows 24 h and 720 h: p50/p99 in ms;
+- POST /api/v1/results, INGEST results in batches of BATCH (3 steps each) from 2 concurrent
+  clients: results per second.
+
+Run: `.venv/bin/python -m bench.center_api [--stores sqlite,postgresql] [--days 30] ...`;
+writes bench/results/center_api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bench.common import write_result
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.rollups import WATERMARK, floor_hour
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "kp_bench-admin"
+KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+    "users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n"
+)
+
+
+def ts(t: dt.datetime, dialect: str) -> Any:
+    """A parameter the way the store keeps datetimes (SQLite: naive UTC text; PostgreSQL: timestamptz)."""
+    if dialect == "sqlite":
+        return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return t
+
+
+async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
+    """Clusters, template, cases, history; returns seconds spent per part."""
+    d = store.dialect
+    now = dt.datetime.now(dt.UTC)
+    hour = floor_hour(now)
+    secret = Fernet(Fernet.generate_key()).encrypt(KUBECONFIG.encode())
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    async with store.engine.begin() as conn:
+        stamp = ts(now, d)
+        await conn.execute(
+            text(
+                "INSERT INTO clusters (id, name, labels, context, server, credentials, state, state_message, version,"
+                " created, updated) VALUES (:id, :name, :labels, 'c', 'https://127.0.0.1:1', :cred, 'ready', '',"
+                " 'v1.36.3', :now, :now)"
+            ),
+            [
+                {
+                    "id": i,
+                    "name": f"cluster-{i:04d}",
+                    "labels": json.dumps({"env": "prod" if i % 2 else "dev"}),
+                    "cred": secret,
+                    "now": stamp,
+                }
+                for i in range(1, args.clusters + 1)
+            ],
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO case_templates (id, name, kind, entry_point, command, params_schema, timeout_seconds,"
+                " description, builtin, created) VALUES (1, 'bench', 'probe', 'bench.probe:run', '[]',"
+                " :schema, 60, '', false, :now)"
+            ),
+            {"schema": json.dumps({"type": "object", "properties": {}}), "now": stamp},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO cases (id, name, template_id, params, description, created) VALUES (:id, :name, 1, '{}', '', :now)"
+            ),
+            [{"id": i, "name": f"case-{i:02d}", "now": stamp} for i in range(1, args.cases + 1)],
+        )
+        await conn.execute(
+            text("INSERT INTO center_state (key, value) VALUES (:k, :v)"),
+            {"k": WATERMARK, "v": hour.isoformat()},
+        )
+        if d == "postgresql":  # explicit ids: move the sequences past them
+            for table in ("clusters", "case_templates", "cases"):
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
+    timings["seed_catalog_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    hours = args.days * 24
+    async with store.engine.begin() as conn:
+        if d == "postgresql":
+            await conn.execute(
+                text(
+                    "INSERT INTO rollups SELECT k.id, c.id, h, 12, (random() < 0.02)::int, (random() < 0.01)::int,"
+                    " 1800 + random() * 100, 140, 300, 400, 500"
+                    " FROM cases k CROSS JOIN clusters c"
+                    " CROSS JOIN generate_series(CAST(:start AS timestamptz), CAST(:end AS timestamptz), interval '1 hour') h"
+                    " WHERE c.id <= :hc"
+                ),
+                {
+                    "start": ts(hour - dt.timedelta(hours=hours), d),
+                    "end": ts(hour - dt.timedelta(hours=1), d),
+                    "hc": args.history_clusters,
+                },
+            )
+        else:
+            await conn.execute(
+                text(
+                    "WITH RECURSIVE hs(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM hs WHERE n < :hours)"
+                    " INSERT INTO rollups SELECT k.id, c.id,"
+                    " strftime('%Y-%m-%d %H:00:00.000000', :hour, '-' || hs.n || ' hours'),"
+                    " 12, abs(random()) % 50 = 0, abs(random()) % 100 = 0, 1800 + abs(random()) % 100, 140, 300, 400, 500"
+                    " FROM cases k CROSS JOIN clusters c CROSS JOIN hs WHERE c.id <= :hc"
+                ),
+                {"hours": hours, "hour": ts(hour, d)[:19], "hc": args.history_clusters},
+            )
+    timings["seed_rollups_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    step = args.raw_hours * 3600 / max(args.raw_runs, 1)
+    params = {
+        "n": args.raw_runs,
+        "clusters": args.clusters,
+        "cases": args.cases,
+        "step": step,
+        "now": ts(now, d)[:19] if d == "sqlite" else now,
+    }
+    async with store.engine.begin() as conn:
+        if d == "postgresql":
+            await conn.execute(
+                text(
+                    "INSERT INTO runs (id, case_id, cluster_id, trigger, state, created, deadline, started, finished,"
+                    " duration_ms, messages, metrics, details)"
+                    " SELECT md5(i::text), 1 + i % :cases, 1 + (i / :cases) % :clusters, 'schedule',"
+                    " CASE WHEN i % 33 = 0 THEN 'failed' WHEN i % 101 = 0 THEN 'error' ELSE 'succeeded' END,"
+                    " t, t + interval '60 seconds', t, t + interval '150 milliseconds', 150,"
+                    " CAST('[]' AS json), CAST('{}' AS json), CAST('{}' AS json)"
+                    " FROM (SELECT i, CAST(:now AS timestamptz) - make_interval(secs => i * :step) AS t"
+                    "       FROM generate_series(1, :n) i) g"
+                ),
+                params,
+            )
+        else:
+            await conn.execute(
+                text(
+                    "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < :n)"
+                    " INSERT INTO runs (id, case_id, cluster_id, trigger, state, created, deadline, started, finished,"
+                    " duration_ms, messages, metrics, details)"
+                    " SELECT printf('%032x', i), 1 + i % :cases, 1 + (i / :cases) % :clusters, 'schedule',"
+                    " CASE WHEN i % 33 = 0 THEN 'failed' WHEN i % 101 = 0 THEN 'error' ELSE 'succeeded' END,"
+                    " strftime('%Y-%m-%d %H:%M:%S.000000', :now, '-' || CAST(i * :step AS INTEGER) || ' seconds'),"
+                    " strftime('%Y-%m-%d %H:%M:%S.000000', :now, '-' || CAST(i * :step AS INTEGER) || ' seconds', '+60 seconds'),"
+                    " strftime('%Y-%m-%d %H:%M:%S.000000', :now, '-' || CAST(i * :step AS INTEGER) || ' seconds'),"
+                    " strftime('%Y-%m-%d %H:%M:%S.150000', :now, '-' || CAST(i * :step AS INTEGER) || ' seconds'),"
+                    " 150, '[]', '{}', '{}' FROM g"
+                ),
+                params,
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO case_status (cluster_id, case_id, run_id, state, finished, duration_ms)"
+                " SELECT c.id, k.id, 'seed', 'succeeded', :now, 150 FROM clusters c CROSS JOIN cases k"
+            ),
+            {"now": ts(now, d)},
+        )
+    timings["seed_runs_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    async with store.engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+    timings["analyze_s"] = time.perf_counter() - t0
+    return timings
+
+
+def start_server(url: str, data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        KUBEPROBE_DATABASE_URL=url,
+        KUBEPROBE_DATA_DIR=str(data),
+        KUBEPROBE_ADMIN_TOKEN=TOKEN,
+        KUBEPROBE_PORT=str(port),
+        KUBEPROBE_MAINTENANCE_INTERVAL_SECONDS="86400",
+        KUBEPROBE_MAX_BODY_BYTES=str(64 * 2**20),
+    )
+    log = (data / "server.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "kubeprobe.cli.main", "server"], env=env, stdout=log, stderr=log
+    )
+
+
+async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes], data: Path) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(data / 'server.log').read_text()[-3000:]}")
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("server not ready in 300 s")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+async def latencies(
+    client: httpx.AsyncClient, queries: list[tuple[str, dict[str, Any]]], n: int
+) -> list[float]:
+    out: list[float] = []
+    for i in range(n):
+        path, params = queries[i % len(queries)]
+        t0 = time.perf_counter()
+        resp = await client.get(path, params=params)
+        out.append((time.perf_counter() - t0) * 1000)
+        resp.raise_for_status()
+    return out
+
+
+async def measure(base: str, args: argparse.Namespace, server_pid: int) -> dict[str, float]:
+    res: dict[str, float] = {}
+    rng = random.Random(7)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+        first = (await client.get("/api/v1/runs", params={"limit": 50})).json()
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+        until = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+        run_queries: list[tuple[str, dict[str, Any]]] = []
+        for _ in range(20):
+            cluster, case = (
+                f"cluster-{rng.randint(1, args.clusters):04d}",
+                f"case-{rng.randint(1, args.cases):02d}",
+            )
+            run_queries += [
+                ("/api/v1/runs", {"limit": 50}),
+                ("/api/v1/runs", {"limit": 50, "cluster": cluster}),
+                ("/api/v1/runs", {"limit": 50, "case": case}),
+                ("/api/v1/runs", {"limit": 50, "state": "failed"}),
+                ("/api/v1/runs", {"limit": 50, "cluster": cluster, "state": "failed"}),
+                ("/api/v1/runs", {"limit": 50, "since": since, "until": until}),
+                ("/api/v1/runs", {"limit": 50, "cursor": first["next"]}),
+            ]
+        await latencies(client, run_queries, 20)  # warm up
+        runs_ms = await latencies(client, run_queries, args.requests)
+        res |= {"runs_list_p50_ms": pct(runs_ms, 50), "runs_list_p99_ms": pct(runs_ms, 99)}
+        for window in (24, 720):
+            qs = [
+                (
+                    f"/api/v1/clusters/cluster-{rng.randint(1, args.history_clusters):04d}/health",
+                    {"window_hours": window},
+                )
+                for _ in range(50)
+            ]
+            await latencies(client, qs, 5)
+            ms = await latencies(client, qs, args.requests)
+            res |= {f"health_{window}h_p50_ms": pct(ms, 50), f"health_{window}h_p99_ms": pct(ms, 99)}
+
+        now = dt.datetime.now(dt.UTC)
+        bodies: list[bytes] = []
+        for b in range(args.ingest // args.batch):
+            results = []
+            for i in range(args.batch):
+                fin = now - dt.timedelta(seconds=rng.uniform(0, 3000))
+                results.append(
+                    {
+                        "id": uuid.uuid4().hex,
+                        "case": f"case-{rng.randint(1, args.cases):02d}",
+                        "cluster": f"cluster-{rng.randint(1, args.clusters):04d}",
+                        "state": "succeeded" if (b + i) % 50 else "failed",
+                        "started": (fin - dt.timedelta(milliseconds=150)).isoformat(),
+                        "finished": fin.isoformat(),
+                        "messages": [] if (b + i) % 50 else ["pod did not start in 60s"],
+                        "steps": [
+                            {"name": n, "ok": True, "duration_ms": 50}
+                            for n in ("create", "wait-running", "delete")
+                        ],
+                        "metrics": {"latency_ms": 150},
+                    }
+                )
+            bodies.append(json.dumps({"results": results}).encode())
+        queue = list(bodies)
+
+        async def worker() -> int:
+            done = 0
+            while queue:
+                body = queue.pop()
+                resp = await client.post(
+                    "/api/v1/results", content=body, headers={"content-type": "application/json"}
+                )
+                resp.raise_for_status()
+                done += int(resp.json()["accepted"])
+            return done
+
+        server = psutil.Process(server_pid)
+        cpu0 = sum(server.cpu_times()[:2])
+        t0 = time.perf_counter()
+        accepted = sum(await asyncio.gather(*(worker() for _ in range(args.clients))))
+        elapsed = time.perf_counter() - t0
+        cpu = sum(server.cpu_times()[:2]) - cpu0
+        res |= {
+            "ingest_results_per_s": accepted / elapsed,
+            "ingest_results": float(accepted),
+            "ingest_results_per_server_cpu_s": accepted / cpu if cpu else 0.0,
+            "load_average_1m": os.getloadavg()[0],
+        }
+    return res
+
+
+def postgres_base() -> str:
+    """The URL of the throwaway server of scripts/postgres (started if needed)."""
+    script = ROOT / "scripts" / "postgres"
+    return subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+async def bench_store(kind: str, args: argparse.Namespace, work: Path) -> dict[str, float]:
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{work / 'center.db'}"
+    else:
+        base = await asyncio.to_thread(postgres_base)
+        import asyncpg
+
+        u = make_url(base)
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database="postgres")
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = u.set(database=name).render_as_string(hide_password=False)
+    store = Store.connect(url)
+    t0 = time.perf_counter()
+    await store.migrate()
+    out = {"migrate_s": time.perf_counter() - t0}
+    out |= await seed(store, args)
+    await store.close()
+    port = 18000 + random.randint(0, 999)
+    proc = start_server(url, work, port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
+            await wait_ready(probe, proc, work)
+        out |= await measure(f"http://127.0.0.1:{port}", args, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    if kind != "sqlite":
+        conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database="postgres")
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await conn.close()
+    return {f"{kind}_{k}": round(v, 3) for k, v in out.items()}
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stores", default="sqlite,postgresql")
+    p.add_argument("--clusters", type=int, default=1000)
+    p.add_argument("--cases", type=int, default=50)
+    p.add_argument("--days", type=int, default=30, help="days of hourly rollups of every case")
+    p.add_argument(
+        "--history-clusters",
+        type=int,
+        default=100,
+        help="clusters with that rollup history (health is asked of these); all of them for the full size",
+    )
+    p.add_argument("--raw-runs", type=int, default=1_000_000)
+    p.add_argument("--raw-hours", type=int, default=24)
+    p.add_argument("--requests", type=int, default=300, help="requests per latency measurement")
+    p.add_argument("--ingest", type=int, default=50_000)
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--clients", type=int, default=2)
+    args = p.parse_args()
+    results: dict[str, float] = {}
+    for kind in args.stores.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"center-bench-{kind}-") as tmp:
+            print(f"› {kind}", file=sys.stderr)
+            results |= await bench_store(kind, args, Path(tmp))
+            print(
+                json.dumps({k: v for k, v in results.items() if k.startswith(kind)}, indent=1),
+                file=sys.stderr,
+            )
+    targets: dict[str, list[Any]] = {}
+    for kind in args.stores.split(","):
+        targets |= {
+            f"{kind}_runs_list_p99_ms": ["<=", 100],
+            f"{kind}_health_24h_p99_ms": ["<=", 100],
+            f"{kind}_health_720h_p99_ms": ["<=", 100],
+            f"{kind}_ingest_results_per_s": [">=", 5000 if kind == "sqlite" else 20000],
+        }
+    params = vars(args) | {
+        "rollup_rows": args.history_clusters * args.cases * args.days * 24,
+        "note": "client, server and database share the 2 cores",
+    }
+    path = write_result("center_api", params, results, targets)
+    print(path, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

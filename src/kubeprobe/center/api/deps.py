@@ -1,0 +1,61 @@
+"""What routes depend on: the store, the secret box, and the caller's principal checked against a role."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kubeprobe.center.auth import Principal, RoleName
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.errors import AuthenticationError, PermissionDeniedError
+from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tokens import authenticate
+
+bearer = HTTPBearer(auto_error=False, description="an API token (kp_...) or a run's report token (kpr_...)")
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.box
+    return box
+
+
+def get_settings(request: Request) -> CenterSettings:
+    settings: CenterSettings = request.app.state.settings
+    return settings
+
+
+def role(needed: RoleName) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers whose role reaches `needed`."""
+
+    async def check(
+        request: Request,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        store: Annotated[Store, Depends(get_store)],
+    ) -> Principal:
+        if creds is None or not creds.credentials:
+            raise AuthenticationError("missing token: send 'Authorization: Bearer <token>'")
+        async with store.transaction() as session:
+            who = await authenticate(session, creds.credentials)
+        if not who.allows(needed):
+            raise PermissionDeniedError(f"token {who.name!r} has role {who.role}; this needs {needed}")
+        request.state.principal = who
+        return who
+
+    return check
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+BoxDep = Annotated[SecretBox, Depends(get_box)]
+Viewer = Annotated[Principal, Depends(role("viewer"))]
+Operator = Annotated[Principal, Depends(role("operator"))]
+Admin = Annotated[Principal, Depends(role("admin"))]
+Reporter = Annotated[Principal, Depends(role("reporter"))]

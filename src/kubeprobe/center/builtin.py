@@ -1,0 +1,58 @@
+"""Built-in cases registered on start: for each template of the case registry, the template and a
+case of the same name with its default parameters.
+
+Registration is idempotent: what is stored already is left alone (a user's edits survive a
+restart), so every start registers only templates that are new in this version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from kubeprobe.cases.registry import builtin_registry
+from kubeprobe.center.auth import Principal
+from kubeprobe.center.schemas import CaseIn, TemplateIn
+from kubeprobe.center.store.catalog import create_case, create_template
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tables import Case, CaseTemplate
+
+log = logging.getLogger(__name__)
+CENTER = Principal("center", "admin")
+
+
+def builtin_templates() -> list[TemplateIn]:
+    """Every template of the built-in case registry, as the center stores templates."""
+    return [
+        TemplateIn(
+            name=t.name,
+            kind=t.kind,
+            entry_point=t.entry_point,
+            image=None,
+            params_schema=t.param_schema(),
+            timeout_seconds=t.timeout_seconds,
+            description=t.description[:4096],
+        )
+        for t in builtin_registry().all()
+    ]
+
+
+async def register_builtin(store: Store, templates: Iterable[TemplateIn]) -> list[str]:
+    """Store the templates (and a default case of each) that are not stored yet; returns new case names."""
+    added: list[str] = []
+    async with store.transaction() as session:
+        known_templates = set((await session.execute(select(CaseTemplate.name))).scalars())
+        known_cases = set((await session.execute(select(Case.name))).scalars())
+        for template in templates:
+            if template.name not in known_templates:
+                await create_template(session, template, CENTER, builtin=True)
+                known_templates.add(template.name)
+            if template.name not in known_cases:
+                await create_case(session, CaseIn(name=template.name, template=template.name), CENTER)
+                known_cases.add(template.name)
+                added.append(template.name)
+    if added:
+        log.info("registered built-in cases: %s", ", ".join(added))
+    return added

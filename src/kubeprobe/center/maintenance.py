@@ -1,0 +1,39 @@
+"""Background work of a running center: hourly rollups and retention, every few minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from kubeprobe.center.errors import CenterError
+from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.store.common import utcnow
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.rollups import apply_retention, roll_up
+
+log = logging.getLogger(__name__)
+
+
+async def maintain_once(store: Store, settings: CenterSettings) -> tuple[int, int, int]:
+    """Roll up finished hours, then drop what is past retention: (hours, runs deleted, rollups deleted)."""
+    now = utcnow()
+    async with store.transaction() as session:
+        hours = await roll_up(session, now)
+    async with store.transaction() as session:
+        runs, rollups = await apply_retention(
+            session, now, raw_days=settings.retention_days, rollup_days=settings.rollup_retention_days
+        )
+    return hours, runs, rollups
+
+
+async def maintain_forever(store: Store, settings: CenterSettings) -> None:
+    while True:
+        try:
+            hours, runs, rollups = await maintain_once(store, settings)
+            if hours or runs or rollups:
+                log.info(
+                    "maintenance: rolled up %d hours, deleted %d runs and %d rollups", hours, runs, rollups
+                )
+        except CenterError as exc:
+            log.warning("maintenance skipped: %s", exc)
+        await asyncio.sleep(settings.maintenance_interval_seconds)

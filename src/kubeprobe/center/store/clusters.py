@@ -1,0 +1,177 @@
+"""Clusters (credentials encrypted, never returned) and cluster groups (label selectors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kubeprobe.center.auth import Principal
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.errors import ConflictError, InvalidInputError
+from kubeprobe.center.schemas import ClusterIn, ClusterOut, ClusterUpdate, GroupIn, GroupOut
+from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
+from kubeprobe.center.store.tables import Binding, Cluster, ClusterGroup
+from kubeprobe.kube.config import ClusterConnection, parse_kubeconfig
+from kubeprobe.kube.errors import KubeConfigError
+
+
+def validate_kubeconfig(text: str, context: str | None) -> ClusterConnection:
+    """Resolve the context now so that a bad kubeconfig is refused at registration, not at run time."""
+    try:
+        return parse_kubeconfig(text, context=context, base_dir=Path("/nonexistent"), source="kubeconfig")
+    except KubeConfigError as exc:
+        raise InvalidInputError(f"kubeconfig: {exc}", field="kubeconfig") from exc
+
+
+def cluster_out(row: Cluster) -> ClusterOut:
+    return ClusterOut(
+        name=row.name,
+        labels=row.labels,
+        context=row.context,
+        server=row.server,
+        state=row.state,
+        state_message=row.state_message,
+        version=row.version,
+        created=row.created,
+        updated=row.updated,
+    )
+
+
+async def create_cluster(
+    session: AsyncSession, box: SecretBox, body: ClusterIn, who: Principal
+) -> ClusterOut:
+    await ensure_new(session, Cluster, body.name, "cluster")
+    conn = validate_kubeconfig(body.kubeconfig, body.context)
+    now = utcnow()
+    row = Cluster(
+        name=body.name,
+        labels=body.labels,
+        context=conn.context,
+        server=conn.server,
+        credentials=box.encrypt(body.kubeconfig),
+        state="unknown",
+        state_message="",
+        version="",
+        created=now,
+        updated=now,
+    )
+    session.add(row)
+    await session.flush()
+    audit(session, who, "create", "cluster", body.name, {"labels": body.labels, "server": conn.server})
+    return cluster_out(row)
+
+
+async def update_cluster(
+    session: AsyncSession, box: SecretBox, name: str, body: ClusterUpdate, who: Principal
+) -> ClusterOut:
+    row = await by_name(session, Cluster, name, "cluster")
+    changed: dict[str, Any] = {}
+    if body.labels is not None:
+        row.labels = body.labels
+        changed["labels"] = body.labels
+    if body.kubeconfig is not None:
+        conn = validate_kubeconfig(body.kubeconfig, body.context)
+        row.credentials, row.context, row.server = box.encrypt(body.kubeconfig), conn.context, conn.server
+        changed["kubeconfig"] = "replaced"
+    elif body.context is not None:
+        conn = validate_kubeconfig(box.decrypt(row.credentials), body.context)
+        row.context, row.server = conn.context, conn.server
+        changed["context"] = conn.context
+    row.updated = utcnow()
+    audit(session, who, "update", "cluster", name, changed)
+    return cluster_out(row)
+
+
+async def connection_of(session: AsyncSession, box: SecretBox, name: str) -> ClusterConnection:
+    row = await by_name(session, Cluster, name, "cluster")
+    return validate_kubeconfig(box.decrypt(row.credentials), row.context)
+
+
+async def set_cluster_state(
+    session: AsyncSession, name: str, state: str, message: str, version: str
+) -> ClusterOut:
+    row = await by_name(session, Cluster, name, "cluster")
+    row.state, row.state_message, row.updated = state, message, utcnow()
+    if version:
+        row.version = version
+    return cluster_out(row)
+
+
+async def list_clusters(
+    session: AsyncSession, *, limit: int, after: str | None, labels: dict[str, str] | None = None
+) -> list[ClusterOut]:
+    query = select(Cluster).order_by(Cluster.name)
+    if after:
+        query = query.where(Cluster.name > after)
+    if not labels:
+        rows = (await session.execute(query.limit(check_limit(limit)))).scalars().all()
+        return [cluster_out(r) for r in rows]
+    rows = (await session.execute(query)).scalars().all()
+    return [cluster_out(r) for r in rows if matches(r.labels, labels)][:limit]
+
+
+async def delete_cluster(session: AsyncSession, name: str, who: Principal) -> None:
+    row = await by_name(session, Cluster, name, "cluster")
+    await session.delete(row)
+    audit(session, who, "delete", "cluster", name)
+
+
+def matches(labels: dict[str, Any], selector: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+async def cluster_ids_of_group(session: AsyncSession, group: ClusterGroup) -> dict[int, str]:
+    rows = (await session.execute(select(Cluster.id, Cluster.name, Cluster.labels))).all()
+    return {cid: name for cid, name, labels in rows if matches(labels, group.selector)}
+
+
+async def group_out(session: AsyncSession, row: ClusterGroup) -> GroupOut:
+    members = sorted((await cluster_ids_of_group(session, row)).values())
+    return GroupOut(
+        name=row.name,
+        selector=row.selector,
+        description=row.description,
+        clusters=members,
+        created=row.created,
+    )
+
+
+async def create_group(session: AsyncSession, body: GroupIn, who: Principal) -> GroupOut:
+    await ensure_new(session, ClusterGroup, body.name, "cluster group")
+    row = ClusterGroup(name=body.name, selector=body.selector, description=body.description, created=utcnow())
+    session.add(row)
+    await session.flush()
+    audit(session, who, "create", "group", body.name, {"selector": body.selector})
+    return await group_out(session, row)
+
+
+async def replace_group(session: AsyncSession, name: str, body: GroupIn, who: Principal) -> GroupOut:
+    row = await by_name(session, ClusterGroup, name, "cluster group")
+    if body.name != name:
+        raise InvalidInputError(
+            f"name: {body.name!r} differs from the path's {name!r}; names cannot change", field="name"
+        )
+    row.selector, row.description = body.selector, body.description
+    audit(session, who, "update", "group", name, {"selector": body.selector})
+    return await group_out(session, row)
+
+
+async def list_groups(session: AsyncSession, *, limit: int, after: str | None) -> list[GroupOut]:
+    query = select(ClusterGroup).order_by(ClusterGroup.name).limit(check_limit(limit))
+    if after:
+        query = query.where(ClusterGroup.name > after)
+    return [await group_out(session, r) for r in (await session.execute(query)).scalars().all()]
+
+
+async def delete_group(session: AsyncSession, name: str, who: Principal) -> None:
+    row = await by_name(session, ClusterGroup, name, "cluster group")
+    used = (await session.execute(select(Binding.name).where(Binding.group_id == row.id))).scalars().all()
+    if used:
+        raise ConflictError(
+            f"cluster group {name!r} is used by bindings {', '.join(used)}; delete them first"
+        )
+    await session.delete(row)
+    audit(session, who, "delete", "group", name)

@@ -1,0 +1,289 @@
+"""Tables of the center. Migrations in migrations/versions must match these (a test checks it).
+
+Runs carry what running cases needs: a deadline, the hash of a report token valid for that run
+only, and `reported_at` so that a second report changes nothing. `case_status` holds the latest
+run per case x cluster and `rollups` hourly aggregates, so health and history stay fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it from the class)
+        dt.datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    context: Mapped[str] = mapped_column(String(253))
+    server: Mapped[str] = mapped_column(String(2048))
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(32), default="unknown")
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(64), default="")
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+
+class ClusterGroup(Base):
+    __tablename__ = "cluster_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    selector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime]
+
+
+class CaseTemplate(Base):
+    __tablename__ = "case_templates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entry_point: Mapped[str | None] = mapped_column(String(255))
+    image: Mapped[str | None] = mapped_column(String(512))
+    command: Mapped[list[Any]] = mapped_column(default=list)
+    params_schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timeout_seconds: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[dt.datetime]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("case_templates.id", ondelete="RESTRICT"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime]
+
+
+class Suite(Base):
+    __tablename__ = "suites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime]
+
+
+class SuiteCase(Base):
+    __tablename__ = "suite_cases"
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Binding(Base):
+    __tablename__ = "bindings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    suite_id: Mapped[int | None] = mapped_column(ForeignKey("suites.id", ondelete="RESTRICT"))
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_groups.id", ondelete="RESTRICT"))
+    interval_seconds: Mapped[float | None] = mapped_column(Float)
+    jitter_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    cron: Mapped[str | None] = mapped_column(String(128))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    concurrency: Mapped[str] = mapped_column(String(16), default="forbid")
+    severity: Mapped[str] = mapped_column(String(16), default="medium")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[dt.datetime]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index(None, "created", "id"),
+        Index(None, "cluster_id", "created"),
+        Index(None, "case_id", "created"),
+        Index(None, "state", "created"),
+        Index(None, "finished"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
+    binding_id: Mapped[int | None] = mapped_column(ForeignKey("bindings.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    created: Mapped[dt.datetime]
+    deadline: Mapped[dt.datetime]
+    started: Mapped[dt.datetime | None]
+    finished: Mapped[dt.datetime | None]
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    root_cause: Mapped[str | None] = mapped_column(String(64))
+    report_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reported_at: Mapped[dt.datetime | None]
+
+
+class RunStep(Base):
+    __tablename__ = "run_steps"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunFinding(Base):
+    __tablename__ = "run_findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    check_id: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    object: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CaseStatus(Base):
+    """The latest finished run of each case on each cluster."""
+
+    __tablename__ = "case_status"
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16))
+    finished: Mapped[dt.datetime]
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class Rollup(Base):
+    """Finished runs of one case on one cluster in one hour (by finish time)."""
+
+    __tablename__ = "rollups"
+    __table_args__ = (Index(None, "cluster_id", "hour"), Index(None, "hour"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    sum_ms: Mapped[float] = mapped_column(Float)
+    p50_ms: Mapped[float] = mapped_column(Float)
+    p95_ms: Mapped[float] = mapped_column(Float)
+    p99_ms: Mapped[float] = mapped_column(Float)
+    max_ms: Mapped[float] = mapped_column(Float)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[dt.datetime]
+    expires: Mapped[dt.datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CenterState(Base):
+    """Small shared values (the rollup watermark) that replicas update under a row lock."""
+
+    __tablename__ = "center_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, typed as one (for bulk inserts)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Binding",
+    "Case",
+    "CaseStatus",
+    "CaseTemplate",
+    "CenterState",
+    "Cluster",
+    "ClusterGroup",
+    "Rollup",
+    "Run",
+    "RunFinding",
+    "RunStep",
+    "Suite",
+    "SuiteCase",
+    "table_of",
+]

@@ -1,0 +1,39 @@
+"""`kubeprobe server`: start the center (SQLite file by default; PostgreSQL by KUBEPROBE_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def server(
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (KUBEPROBE_HOST; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (KUBEPROBE_PORT; default 8080).")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="sqlite+aiosqlite:///FILE or postgresql+asyncpg://... (KUBEPROBE_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """Start the center: migrate the database, register built-in cases, serve the API.
+
+    On first start (no tokens yet) it makes an admin token and writes it to
+    DATA_DIR/admin-token (mode 0600), where the CLI on this machine finds it.
+    """
+    import uvicorn
+
+    from kubeprobe.center.api.app import create_app
+    from kubeprobe.center.settings import CenterSettings
+
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None
+    }
+    settings = CenterSettings(**overrides)  # type: ignore[arg-type]
+    typer.echo(
+        f"center: {settings.resolved_database_url().split('@')[-1]} on http://{settings.host}:{settings.port}",
+        err=True,
+    )
+    app = create_app(settings, dispatch=settings.dispatch)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -1,0 +1,43 @@
+"""A real center served by uvicorn on a free port in a background thread, for CLI and fuzz tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from kubeprobe.center.api.app import create_app
+from kubeprobe.center.schemas import TemplateIn
+from kubeprobe.center.settings import CenterSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_center(settings: CenterSettings, builtin: Iterable[TemplateIn] = ()) -> Iterator[str]:
+    """Serve the center until the block ends; yields its base URL."""
+    app = create_app(settings, builtin=list(builtin), maintenance=False)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="center", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the center did not start (see the log above)")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

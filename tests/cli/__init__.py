@@ -1,0 +1,1 @@
+"""Tests of the `kubeprobe` command's center subcommands against a real running center."""
