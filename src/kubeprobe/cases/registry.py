@@ -118,6 +118,7 @@ REGISTRY = CaseRegistry()
 
 
 def builtin_registry() -> CaseRegistry:
-    """The registry with every built-in probe imported."""
+    """The registry with every built-in probe and inspection imported."""
     REGISTRY.discover("kubeprobe.cases.probes")
+    REGISTRY.discover("kubeprobe.cases.inspections")
     return REGISTRY

@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from kubeprobe.center.api.app import create_app
 from kubeprobe.center.settings import CenterSettings, default_data_dir
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.components import free_port, port_free
@@ -44,7 +43,9 @@ async def _register(http: httpx.AsyncClient, boxes: list[Sandbox], interval: flo
             )
     await _ok(await http.post("/api/v1/groups", json={"name": "demo", "selector": {"env": "demo"}}), 409)
     cases = [c["name"] for c in (await _ok(await http.get("/api/v1/cases", params={"limit": 500})))["items"]]
-    probes = [c for c in ("pod-lifecycle", "apiserver", "namespace-lifecycle") if c in cases] or cases[:1]
+    probes = [c for c in ("pod-lifecycle", "apiserver-probe", "deployment-lifecycle") if c in cases] or cases[
+        :1
+    ]
     for case in probes:
         await _ok(
             await http.post(
@@ -141,6 +142,8 @@ def demo(
 async def _serve(
     settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float
 ) -> None:
+    from kubeprobe.center.api.app import create_app  # the web stack loads slowly: only for the demo
+
     app = create_app(settings, dispatch=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
@@ -172,7 +175,21 @@ async def _serve(
     for run in runs:
         states[run["state"]] = states.get(run["state"], 0) + 1
     console.print(f"last {len(runs)} runs: {states}")
-    console.print(f"health of {boxes[0].name}: {health}")
+    table = Table(title=f"health of {boxes[0].name} (last {health['window_hours']}h)")
+    for col in ("case", "last state", "runs", "failures", "errors", "success", "avg ms"):
+        table.add_column(col)
+    for case in health["cases"]:
+        ratio = case.get("success_ratio")
+        table.add_row(
+            case["case"],
+            str(case["last_state"]),
+            str(case["runs"]),
+            str(case["failures"]),
+            str(case["errors"]),
+            "-" if ratio is None else f"{ratio:.0%}",
+            f"{case['latency_avg_ms']:.0f}" if case.get("latency_avg_ms") else "-",
+        )
+    console.print(table)
     console.print(
         "next:\n"
         f"  KUBEPROBE_URL={url} KUBEPROBE_TOKEN={TOKEN} kubeprobe runs list  (while a center runs)\n"

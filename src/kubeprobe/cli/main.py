@@ -12,6 +12,8 @@ from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_
 from kubeprobe.cli.center_client import CenterClientError
 from kubeprobe.cli.demo import demo
 from kubeprobe.cli.execute import gate, run
+from kubeprobe.cli.inspect import inspect_command
+from kubeprobe.cli.operator import operator_app
 from kubeprobe.cli.rca import rca_app
 from kubeprobe.cli.runs import runs_app, token_app
 from kubeprobe.cli.sandbox import sandbox_app
@@ -30,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(operator_app, name="operator")
 app.add_typer(rca_app, name="rca")
 app.command()(demo)
 app.command()(run)
@@ -43,6 +46,7 @@ app.add_typer(suite_app, name="suite")
 app.command()(bind)
 app.add_typer(runs_app, name="runs")
 app.add_typer(token_app, name="token")
+app.command("inspect")(inspect_command)
 err = Console(stderr=True, soft_wrap=True)
 
 

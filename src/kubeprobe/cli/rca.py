@@ -9,11 +9,6 @@ from typing import Annotated
 
 import typer
 
-from kubeprobe.analysis.classifier import default_classifier
-from kubeprobe.analysis.diagnosis import diagnose
-from kubeprobe.analysis.rules import builtin_rules
-from kubeprobe.analysis.texts import FailureText
-
 rca_app = typer.Typer(
     help="Root-cause analysis: name the cause of a failure with a confidence.", no_args_is_help=True
 )
@@ -32,6 +27,12 @@ def classify(
     Lines that are not valid print `{"error": ...}` naming the line, so a labeled set can be scored
     line by line.
     """
+    # Imported here: scikit-learn takes seconds to load, and every other command would pay for it.
+    from kubeprobe.analysis.classifier import default_classifier
+    from kubeprobe.analysis.diagnosis import diagnose
+    from kubeprobe.analysis.rules import builtin_rules
+    from kubeprobe.analysis.texts import FailureText
+
     classifier = default_classifier(feedback)
     rule_list = builtin_rules() if rules else []
     stream = file.open() if file else sys.stdin

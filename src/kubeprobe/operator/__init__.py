@@ -1,1 +1,12 @@
-"""Resident ProbeOperator (kopf): ProbeConfig CRD, probe loops, denoising, token bucket, buffer."""
+"""The resident ProbeOperator: ProbeConfig CRD, probe loops, denoising, token buckets, the report buffer.
+
+- ``spec``: a ProbeConfig's spec parsed into frozen records (rules, budget).
+- ``denoise``: raw results → healthy / degraded / failing / unknown (F-of-N, recovery, flapping).
+- ``bucket``: token buckets (per config and global) with an injectable clock.
+- ``buffer``: the bounded on-disk SQLite outbox, replayed in order with idempotency keys.
+- ``reporting``: state changes and summaries → buffer → batched POSTs to the center.
+- ``probes``: fast API-level probes (API server read/write, etcd, watch liveness, pod scheduling).
+- ``loop``: one asyncio loop per ProbeConfig, on a jittered fixed-rate schedule.
+- ``runtime``: ``ProbeOperator``, which owns the loops, the reporter and status writing.
+- ``handlers``: the kopf glue (watch ProbeConfigs, peering, login); ``manifests/``: CRD, RBAC, Deployment.
+"""

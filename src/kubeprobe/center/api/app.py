@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kubeprobe import __version__
 from kubeprobe.center.api import errors, ops, resources, runs, triggers
+from kubeprobe.center.api import resident as resident_api
 from kubeprobe.center.api.ops import CenterMetrics
 from kubeprobe.center.builtin import builtin_templates, register_builtin
 from kubeprobe.center.credentials import SecretBox, load_secret_box
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(resources.router)
     app.include_router(runs.router)
     app.include_router(triggers.router)
+    app.include_router(resident_api.router)
 
     @app.middleware("http")
     async def measure(request, call_next):  # type: ignore[no-untyped-def]

@@ -1,0 +1,45 @@
+"""Routes of the resident operator: batched reports in, stored reports out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from kubeprobe.center.api.deps import Operator, StoreDep, Viewer
+from kubeprobe.center.errors import PayloadTooLargeError
+from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentBatch, ResidentReportOut
+from kubeprobe.center.store import resident
+
+router = APIRouter(prefix="/api/v1/resident", tags=["resident"])
+
+
+@router.post("/reports", status_code=202, response_model=ResidentAccepted)
+async def ingest_reports(
+    body: ResidentBatch, who: Operator, store: StoreDep, request: Request
+) -> ResidentAccepted:
+    """State changes and summaries of ProbeConfigs, in order; keys make a replayed batch harmless."""
+    limit: int = request.app.state.settings.max_batch
+    if len(body.reports) > limit:
+        raise PayloadTooLargeError(
+            f"reports: {len(body.reports)} reports in one batch; allowed: at most {limit}"
+        )
+    async with store.transaction() as s:
+        accepted = await resident.ingest_reports(s, body.reports, who)
+    request.app.state.metrics.results_ingested.inc(accepted.accepted)
+    return accepted
+
+
+@router.get("/reports", response_model=list[ResidentReportOut])
+async def list_reports(
+    *,
+    who: Viewer,
+    store: StoreDep,
+    cluster: Annotated[str | None, Query(max_length=63)] = None,
+    case: Annotated[str | None, Query(max_length=63)] = None,
+    kind: Literal["state", "summary"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[ResidentReportOut]:
+    """Stored resident reports, newest first."""
+    async with store.transaction() as s:
+        return await resident.list_reports(s, cluster=cluster, case=case, kind=kind, limit=limit)

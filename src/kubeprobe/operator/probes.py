@@ -1,0 +1,280 @@
+"""Fast API-level probes, cheap enough for a 1 s interval, and their registry.
+
+A probe only produces results: :meth:`Probe.run` returns when the path works and raises
+:class:`ProbeFailure` (or a Kubernetes connection / 5xx / 429 error, or times out) when it does
+not. Scheduling, denoising and reporting are elsewhere and shared by every probe type. Errors that
+mean the operator itself cannot probe (403 from RBAC, a bad parameter) are classified ``error`` →
+the state ``unknown``, never a failed probe.
+
+The cases package is a sibling layer and cannot be imported here; the few requests these probes
+need are written out again (the etcd one mirrors the v3 JSON gateway calls of cases/probes/etcd.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kubeprobe.kube.client import KubeClient, Obj, resource_path
+from kubeprobe.kube.errors import (
+    KubeClientError,
+    KubeConnectionError,
+    KubeServerError,
+    NotFoundError,
+    ThrottledError,
+)
+from kubeprobe.operator.denoise import Outcome
+from kubeprobe.operator.spec import ProbeConfigSpec
+
+LABEL = "kubeprobe.io/resident"
+
+
+class ProbeFailure(Exception):
+    """The probed path does not work; the message says how."""
+
+
+class Probe:
+    """One ProbeConfig's probe. Subclasses implement :meth:`run`; :meth:`close` releases resources."""
+
+    def __init__(self, spec: ProbeConfigSpec, kube: KubeClient) -> None:
+        self.spec, self.kube = spec, kube
+        self.namespace = str(spec.params.get("namespace") or spec.namespace)
+        self.object_name = f"kubeprobe-resident-{spec.name}"[:253]
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+ProbeFactory = Callable[[ProbeConfigSpec, KubeClient], Probe]
+
+
+class DuplicateProbeError(ValueError):
+    """Two probe types registered under one name."""
+
+
+class ProbeRegistry:
+    """Probe types by name; filled by the :meth:`register` decorator."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, ProbeFactory] = {}
+
+    def register(self, name: str) -> Callable[[type[Probe]], type[Probe]]:
+        def add(cls: type[Probe]) -> type[Probe]:
+            if name in self._types:
+                raise DuplicateProbeError(f"probe type {name!r} is registered twice")
+            self._types[name] = cls
+            return cls
+
+        return add
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def create(self, spec: ProbeConfigSpec, kube: KubeClient) -> Probe:
+        try:
+            factory = self._types[spec.probe]
+        except KeyError:
+            raise ValueError(
+                f"spec.probe: unknown probe type {spec.probe!r}; known: {self.names()}"
+            ) from None
+        return factory(spec, kube)
+
+
+registry = ProbeRegistry()
+
+
+async def run_once(probe: Probe, timeout: float) -> tuple[Outcome, float, str]:
+    """Run the probe once under ``timeout``: (outcome, duration in ms, message)."""
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            await probe.run()
+    except TimeoutError:
+        return "failed", (time.perf_counter() - start) * 1000, f"timed out after {timeout:g}s"
+    except (ProbeFailure, KubeConnectionError, KubeServerError, ThrottledError, httpx.TransportError) as exc:
+        return "failed", (time.perf_counter() - start) * 1000, str(exc)[:500] or type(exc).__name__
+    except (KubeClientError, ValueError, KeyError, httpx.HTTPError) as exc:
+        return "error", (time.perf_counter() - start) * 1000, str(exc)[:500] or type(exc).__name__
+    return "ok", (time.perf_counter() - start) * 1000, ""
+
+
+@registry.register("apiserver-read")
+class ApiServerReadProbe(Probe):
+    """A quorum LIST of one ConfigMap in the namespace: the API server and etcd answer a read."""
+
+    async def run(self) -> None:
+        await self.kube.get(resource_path("v1", "configmaps", self.namespace), limit=1)
+
+
+@registry.register("apiserver-write")
+class ApiServerWriteProbe(Probe):
+    """Writes a timestamp into a ConfigMap (created on the first run): a write reaches etcd."""
+
+    async def run(self) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        path = resource_path("v1", "configmaps", self.namespace, self.object_name)
+        try:
+            await self.kube.patch(path, {"data": {"at": now}})
+        except NotFoundError:
+            await self.kube.create(
+                resource_path("v1", "configmaps", self.namespace),
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": self.object_name, "labels": {LABEL: self.spec.name}},
+                    "data": {"at": now},
+                },
+            )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.kube.delete(resource_path("v1", "configmaps", self.namespace, self.object_name))
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@registry.register("etcd")
+class EtcdProbe(Probe):
+    """put then range of one key through etcd's v3 JSON gateway (``params.endpoint``)."""
+
+    def __init__(self, spec: ProbeConfigSpec, kube: KubeClient) -> None:
+        super().__init__(spec, kube)
+        endpoint = spec.params.get("endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                "spec.params.endpoint: the etcd client URL is required, e.g. http://127.0.0.1:2379"
+            )
+        cert = spec.params.get("certFile"), spec.params.get("keyFile")
+        self._http = httpx.AsyncClient(
+            base_url=endpoint,
+            verify=spec.params.get("caFile") or True,
+            cert=(str(cert[0]), str(cert[1])) if all(cert) else None,
+            timeout=spec.timeout,
+        )
+        self._key = _b64(f"/kubeprobe/resident/{spec.namespace}/{spec.name}")
+
+    async def _call(self, path: str, body: dict[str, Any]) -> Any:
+        resp = await self._http.post(path, json=body)
+        if resp.status_code >= 500:
+            raise ProbeFailure(f"etcd {path}: {resp.status_code} {resp.text[:200]}")
+        if resp.status_code >= 400:
+            raise ValueError(f"etcd {path}: {resp.status_code} {resp.text[:200]}")
+        return resp.json()
+
+    async def run(self) -> None:
+        value = uuid.uuid4().hex
+        await self._call("/v3/kv/put", {"key": self._key, "value": _b64(value)})
+        got = await self._call("/v3/kv/range", {"key": self._key})
+        kvs = got.get("kvs") or []
+        if not kvs or base64.b64decode(kvs[0].get("value", "")).decode() != value:
+            raise ProbeFailure("etcd: the value read back differs from the value just written")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._call("/v3/kv/deleterange", {"key": self._key})
+        await self._http.aclose()
+
+
+@registry.register("watch")
+class WatchProbe(Probe):
+    """Watch liveness: a change to a ConfigMap must arrive through a standing watch in time."""
+
+    def __init__(self, spec: ProbeConfigSpec, kube: KubeClient) -> None:
+        super().__init__(spec, kube)
+        self._seen: dict[str, asyncio.Event] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._writer = ApiServerWriteProbe(spec, kube)
+        self._writer.object_name = self.object_name = f"kubeprobe-watch-{spec.name}"[:253]
+
+    async def _watch(self) -> None:
+        path = resource_path("v1", "configmaps", self.namespace)
+        while True:
+            try:
+                async for event in self.kube.watch(
+                    path, fieldSelector=f"metadata.name={self.object_name}", timeout_seconds=60
+                ):
+                    obj: Obj = event.get("object") or {}
+                    token = (obj.get("data") or {}).get("token")
+                    if token in self._seen:
+                        self._seen[token].set()
+            except Exception:  # the watch broke: the next run will notice lateness; re-open soon
+                await asyncio.sleep(min(self.spec.interval, 1.0))
+
+    async def run(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch())
+            await asyncio.sleep(0)
+        token = uuid.uuid4().hex
+        arrived = self._seen[token] = asyncio.Event()
+        try:
+            path = resource_path("v1", "configmaps", self.namespace, self.object_name)
+            try:
+                await self.kube.patch(path, {"data": {"token": token}})
+            except NotFoundError:
+                await self._writer.run()
+                await self.kube.patch(path, {"data": {"token": token}})
+            try:
+                await asyncio.wait_for(arrived.wait(), self.spec.timeout)
+            except TimeoutError:
+                raise ProbeFailure("watch: the change did not arrive through the watch in time") from None
+        finally:
+            self._seen.pop(token, None)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._writer.close()
+
+
+@registry.register("pod-scheduling")
+class PodSchedulingProbe(Probe):
+    """Creates a pod and waits until the scheduler binds it to a node; deletes it. Use ≥ 10 s intervals."""
+
+    async def run(self) -> None:
+        name = f"kubeprobe-sched-{uuid.uuid4().hex[:10]}"
+        pods = resource_path("v1", "pods", self.namespace)
+        spec: Obj = {
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": str(self.spec.params.get("image") or "registry.k8s.io/pause:3.10"),
+                    "resources": {"requests": {"cpu": "1m"}},
+                }
+            ],
+            "terminationGracePeriodSeconds": 0,
+        }
+        if isinstance(self.spec.params.get("nodeSelector"), dict):
+            spec["nodeSelector"] = self.spec.params["nodeSelector"]
+        await self.kube.create(
+            pods,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": {LABEL: self.spec.name}},
+                "spec": spec,
+            },
+        )
+        try:
+            while True:
+                pod = await self.kube.get(f"{pods}/{name}")
+                if (pod.get("spec") or {}).get("nodeName"):
+                    return
+                await asyncio.sleep(0.2)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.kube.delete(f"{pods}/{name}", grace_period_seconds=0))
