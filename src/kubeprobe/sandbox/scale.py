@@ -80,7 +80,7 @@ async def _bounded(
     await asyncio.gather(*(worker() for _ in range(min(concurrency, total) or 1)))
 
 
-async def _count(kube: KubeClient, path: str, **params: Any) -> int:
+async def count_matching(kube: KubeClient, path: str, **params: Any) -> int:
     """How many objects match (metadata-only pages, so the transfer stays small)."""
     total = 0
     async for page in kube.iter_pages(path, limit=5000, metadata_only=True, **params):
@@ -149,7 +149,7 @@ async def populate(
 
         async def running() -> int:
             # Count the stragglers, not the Running ones: the transfer shrinks as pods start.
-            pending = await _count(
+            pending = await count_matching(
                 kube, "/api/v1/pods", fieldSelector="status.phase!=Running", labelSelector=SCALE_LABEL
             )
             return pods - pending
