@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, hash_token, new_token
 from kubeprobe.center.store.clusters import matches
@@ -46,6 +47,7 @@ class Target:
     jitter: float
     timeout: float | None
     concurrency: str
+    events: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -86,9 +88,69 @@ async def expand(store: Store, *, only_cluster: int | None = None, periodic: boo
                             b.jitter_seconds,
                             b.timeout_seconds,
                             b.concurrency,
+                            tuple(b.events or ()),
                         )
                     )
     return targets
+
+
+async def _create_pending(
+    session: AsyncSession,
+    target: Target,
+    trigger: Trigger,
+    now: dt.datetime,
+    *,
+    run_id: str | None = None,
+    details: dict[str, object] | None = None,
+) -> str | None:
+    """In an open transaction: a pending run for ``target`` under its concurrency policy, or None."""
+    running = (
+        (
+            await session.execute(
+                select(Run.id).where(
+                    Run.case_id == target.case_id,
+                    Run.cluster_id == target.cluster_id,
+                    Run.state.in_(NOT_DONE),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if running and target.concurrency == "forbid":
+        return None
+    if running and target.concurrency == "replace":
+        await session.execute(
+            update(Run)
+            .where(Run.id.in_(running), Run.state.in_(NOT_DONE))
+            .values(state=str(RunState.CANCELLED), finished=now, messages=["replaced by a newer run"])
+        )
+    timeout = target.timeout
+    if timeout is None:
+        timeout = (
+            await session.execute(
+                select(CaseTemplate.timeout_seconds)
+                .join(Case, Case.template_id == CaseTemplate.id)
+                .where(Case.id == target.case_id)
+            )
+        ).scalar_one()
+    run = Run(
+        id=run_id or uuid.uuid4().hex,
+        case_id=target.case_id,
+        cluster_id=target.cluster_id,
+        binding_id=target.binding_id or None,
+        trigger=str(trigger),
+        state=str(RunState.PENDING),
+        created=now,
+        deadline=now + dt.timedelta(seconds=timeout),
+        messages=[],
+        metrics={},
+        details=dict(details or {}),
+        report_token_hash=hash_token(new_token(REPORT_PREFIX)),
+    )
+    session.add(run)
+    await session.flush()
+    return run.id
 
 
 async def start_run(
@@ -100,58 +162,21 @@ async def start_run(
     details: dict[str, object] | None = None,
 ) -> str | None:
     """Create a pending run for ``target`` under its concurrency policy; None when skipped or taken."""
-    now = utcnow()
     try:
         async with store.transaction() as session:
-            running = (
-                (
-                    await session.execute(
-                        select(Run.id).where(
-                            Run.case_id == target.case_id,
-                            Run.cluster_id == target.cluster_id,
-                            Run.state.in_(NOT_DONE),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if running and target.concurrency == "forbid":
-                return None
-            if running and target.concurrency == "replace":
-                await session.execute(
-                    update(Run)
-                    .where(Run.id.in_(running), Run.state.in_(NOT_DONE))
-                    .values(state=str(RunState.CANCELLED), finished=now, messages=["replaced by a newer run"])
-                )
-            timeout = target.timeout
-            if timeout is None:
-                timeout = (
-                    await session.execute(
-                        select(CaseTemplate.timeout_seconds)
-                        .join(Case, Case.template_id == CaseTemplate.id)
-                        .where(Case.id == target.case_id)
-                    )
-                ).scalar_one()
-            run = Run(
-                id=run_id or uuid.uuid4().hex,
-                case_id=target.case_id,
-                cluster_id=target.cluster_id,
-                binding_id=target.binding_id or None,
-                trigger=str(trigger),
-                state=str(RunState.PENDING),
-                created=now,
-                deadline=now + dt.timedelta(seconds=timeout),
-                messages=[],
-                metrics={},
-                details=dict(details or {}),
-                report_token_hash=hash_token(new_token(REPORT_PREFIX)),
-            )
-            session.add(run)
-            await session.flush()
-            return run.id
+            return await _create_pending(session, target, trigger, utcnow(), run_id=run_id, details=details)
     except IntegrityError:
         return None  # another replica created this firing's run
+
+
+async def start_runs(
+    store: Store, targets: list[Target], trigger: Trigger, *, details: dict[str, object] | None = None
+) -> list[str]:
+    """Pending runs for many targets in one transaction (events and gates fan out this way)."""
+    now = utcnow()
+    async with store.transaction() as session:
+        created = [await _create_pending(session, t, trigger, now, details=details) for t in targets]
+    return [run_id for run_id in created if run_id]
 
 
 class Scheduler:

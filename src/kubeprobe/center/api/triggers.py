@@ -12,12 +12,12 @@ from sqlalchemy import select
 from kubeprobe.center.api.deps import Operator, StoreDep, Viewer
 from kubeprobe.center.errors import AuthenticationError, InvalidInputError, NotFoundError
 from kubeprobe.center.run_schemas import ReportIn
-from kubeprobe.center.scheduling import Target, expand, start_run
+from kubeprobe.center.scheduling import Target, expand, start_runs
 from kubeprobe.center.schemas import Input, Name
 from kubeprobe.center.store import runs
 from kubeprobe.center.store.common import by_name, utcnow
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.tables import Binding, Case, Cluster, Run
+from kubeprobe.center.store.tables import Case, Cluster, Run
 from kubeprobe.center.store.tokens import authenticate
 from kubeprobe.center.triggers import events
 from kubeprobe.model import RunState, Trigger
@@ -90,37 +90,19 @@ async def post_event(body: dict[str, Any], who: Operator, store: StoreDep, reque
     except events.EventError as exc:
         raise InvalidInputError(str(exc)) from exc
     cluster_id = await _cluster_id(store, event.cluster)
-    targets = [
-        t
-        for t in await expand(store, only_cluster=cluster_id, periodic=False)
-        if await _wants(store, t, event.type)
-    ]
+    candidates = await expand(store, only_cluster=cluster_id, periodic=False)
     by_case: dict[int, Target] = {}
-    for t in targets:
-        by_case.setdefault(t.case_id, t)
+    for t in candidates:
+        if events.matches(list(t.events), event.type):
+            by_case.setdefault(t.case_id, t)
     recent = await _recent_event_runs(
         store, cluster_id, set(by_case), utcnow() - dt.timedelta(seconds=COALESCE_SECONDS)
     )
-    started = []
-    for case_id, target in by_case.items():
-        if case_id in recent:
-            continue
-        run_id = await start_run(
-            store,
-            target,
-            Trigger.EVENT,
-            details={"event": {"id": event.id, "type": event.type, "source": event.source}},
-        )
-        if run_id:
-            started.append(run_id)
+    fresh = [t for case_id, t in by_case.items() if case_id not in recent]
+    details: dict[str, object] = {"event": {"id": event.id, "type": event.type, "source": event.source}}
+    started = await start_runs(store, fresh, Trigger.EVENT, details=details)
     _wake(request)
     return EventAccepted(event=event.id, cluster=event.cluster, runs=started, coalesced=len(recent))
-
-
-async def _wants(store: Store, target: Target, event_type: str) -> bool:
-    async with store.transaction() as session:
-        binding = await session.get(Binding, target.binding_id)
-    return binding is not None and events.matches(list(binding.events or []), event_type)
 
 
 class KuberhealthyReport(BaseModel):
@@ -163,11 +145,11 @@ async def open_gate(body: GateIn, who: Operator, store: StoreDep, request: Reque
         raise InvalidInputError(
             f"no cases are bound to cluster {body.cluster!r}: bind some before gating on it"
         )
-    for target in by_case.values():
-        gate_target = Target(
-            target.binding_id, target.case_id, target.cluster_id, None, None, 0.0, target.timeout, "allow"
-        )
-        await start_run(store, gate_target, Trigger.GATE, details={"gate": body.change_id})
+    gate_targets = [
+        Target(t.binding_id, t.case_id, t.cluster_id, None, None, 0.0, t.timeout, "allow")
+        for t in by_case.values()
+    ]
+    await start_runs(store, gate_targets, Trigger.GATE, details={"gate": body.change_id})
     _wake(request)
     return await get_gate(body.cluster, body.change_id, who, store)
 
