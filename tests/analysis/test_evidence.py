@@ -26,8 +26,7 @@ async def test_healthy_cluster_evidence(kube: KubeClient) -> None:
 
 async def test_paused_scheduler_is_named_as_the_cause(sandbox: Sandbox, kube: KubeClient) -> None:
     faults = Faults(sandbox)
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
         template = builtin_registry().get("pod-lifecycle")
         outcome = await execute(
@@ -40,8 +39,6 @@ async def test_paused_scheduler_is_named_as_the_cause(sandbox: Sandbox, kube: Ku
             deadline=deadline,
         )
         facts = await component_evidence(kube)
-    finally:
-        await faults.resume("kube-scheduler")
     assert outcome.state == "failed"
     assert "kube-scheduler" in facts["stale_leases"]
     steps = [s["name"] for s in outcome.body["steps"] if not s["ok"]]

@@ -45,13 +45,10 @@ def faults(sandbox: Sandbox) -> Faults:
 
 async def test_scheduler_paused_leaves_pods_pending(kube: KubeClient, namespace: str, faults: Faults) -> None:
     pods = f"/api/v1/namespaces/{namespace}/pods"
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         assert faults.sandbox.process_state("kube-scheduler") is ProcessState.PAUSED
         await kube.create(pods, pod("late"))
         await stays(lambda: kube.get(f"{pods}/late"), lambda p: not p["spec"].get("nodeName"), 3)
-    finally:
-        await faults.resume("kube-scheduler")
     await pod_phase(kube, namespace, "late", 30, "Running")
 
 
@@ -71,8 +68,7 @@ async def test_kwok_paused_pods_are_bound_but_not_running(
     kube: KubeClient, namespace: str, faults: Faults
 ) -> None:
     pods = f"/api/v1/namespaces/{namespace}/pods"
-    faults.pause("kwok")
-    try:
+    async with faults.paused("kwok"):
         await kube.create(pods, pod("stuck"))
         await wait_for(
             lambda: kube.get(f"{pods}/stuck"),
@@ -81,8 +77,6 @@ async def test_kwok_paused_pods_are_bound_but_not_running(
             what="pod bound",
         )
         await stays(lambda: kube.get(f"{pods}/stuck"), lambda p: _phase(p) == "Pending", 2)
-    finally:
-        await faults.resume("kwok")
     await pod_phase(kube, namespace, "stuck", 30, "Running")
 
 
@@ -91,12 +85,9 @@ async def test_controller_manager_paused_deployment_makes_no_pods(
 ) -> None:
     deps = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     pods = f"/api/v1/namespaces/{namespace}/pods"
-    faults.pause("kube-controller-manager")
-    try:
+    async with faults.paused("kube-controller-manager"):
         await kube.create(deps, deployment("frozen", 2))
         await stays(lambda: kube.list_all(pods, labelSelector="app=frozen"), lambda items: not items, 3)
-    finally:
-        await faults.resume("kube-controller-manager")
     await wait_for(
         lambda: kube.get(f"{deps}/frozen"),
         lambda d: d.get("status", {}).get("availableReplicas") == 2,
@@ -106,13 +97,9 @@ async def test_controller_manager_paused_deployment_makes_no_pods(
 
 
 async def test_apiserver_paused_requests_time_out(sandbox: Sandbox, faults: Faults) -> None:
-    faults.pause("kube-apiserver")
-    try:
-        async with sandbox.client(timeout=1.5) as short:
-            with pytest.raises(KubeConnectionError, match="timed out"):
-                await short.get("/version")
-    finally:
-        await faults.resume("kube-apiserver")
+    async with faults.paused("kube-apiserver"), sandbox.client(timeout=1.5) as short:
+        with pytest.raises(KubeConnectionError, match="timed out"):
+            await short.get("/version")
     async with sandbox.client() as kube:
         assert (await kube.get("/version"))["gitVersion"]
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient
@@ -48,6 +50,15 @@ class Faults:
         lost their leader lease meanwhile are restarted by the supervisor)."""
         self.sandbox.resume(_component(component))
         await self.sandbox.wait_ready()
+
+    @contextlib.asynccontextmanager
+    async def paused(self, component: str) -> AsyncIterator[None]:
+        """``async with faults.paused("kube-scheduler"): ...`` pauses for the block, then resumes."""
+        self.pause(component)
+        try:
+            yield
+        finally:
+            await self.resume(component)
 
     def stop(self, component: str) -> None:
         self.sandbox.stop(_component(component))

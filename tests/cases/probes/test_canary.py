@@ -30,11 +30,8 @@ async def test_scheduler_paused_fails_at_deploy_naming_the_pods(
 ) -> None:
     faults = Faults(sandbox)
     run_id = new_run_id()
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         outcome = await run_probe("canary-release", {**FAST, "available_seconds": 3}, run_id=run_id)
-    finally:
-        await faults.resume("kube-scheduler")
     assert outcome.state == "failed"
     (message,) = outcome.body["messages"]
     assert message.startswith("canary-release probe failed at deploy: deployment kp-canary-")

@@ -29,11 +29,8 @@ async def test_controller_manager_paused_fails_at_create(
 ) -> None:
     faults = Faults(sandbox)
     run_id = new_run_id()
-    faults.pause("kube-controller-manager")
-    try:
+    async with faults.paused("kube-controller-manager"):
         outcome = await run_probe("deployment-lifecycle", {**FAST, "available_seconds": 3}, run_id=run_id)
-    finally:
-        await faults.resume("kube-controller-manager")
     assert outcome.state == "failed"
     (message,) = outcome.body["messages"]
     assert message.startswith("deployment-lifecycle probe failed at create: deployment kp-deploy-")
@@ -66,11 +63,8 @@ async def test_a_killed_run_leaves_nothing_behind(
     """The run's deadline cancels the probe mid-step; finally-blocks and the anchor clean up."""
     faults = Faults(sandbox)
     run_id = new_run_id()
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         outcome = await run_probe("deployment-lifecycle", {"available_seconds": 60}, timeout=3, run_id=run_id)
-    finally:
-        await faults.resume("kube-scheduler")
     assert outcome.state == "timed_out"
     assert "did not finish before its deadline (at create)" in outcome.body["messages"][0]
     await assert_nothing_left(kube, run_id)

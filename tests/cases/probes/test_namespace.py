@@ -21,11 +21,8 @@ async def test_controller_manager_paused_leaves_it_terminating(
 ) -> None:
     faults = Faults(sandbox)
     run_id = new_run_id()
-    faults.pause("kube-controller-manager")
-    try:
+    async with faults.paused("kube-controller-manager"):
         outcome = await run_probe("namespace-lifecycle", {"deleted_seconds": 3}, run_id=run_id)
-    finally:
-        await faults.resume("kube-controller-manager")
     assert outcome.state == "failed"
     (message,) = outcome.body["messages"]
     assert message.startswith("namespace-lifecycle probe failed at delete: namespace kp-ns-")

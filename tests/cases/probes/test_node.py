@@ -45,11 +45,8 @@ async def test_not_ready_node_is_named_with_its_reason(
 async def test_stalled_node_agent_names_the_nodes_and_pods(run_probe: RunProbe, sandbox: Sandbox) -> None:
     """kwok paused: pods are scheduled but never start; every node is listed with its pod."""
     faults = Faults(sandbox)
-    faults.pause("kwok")
-    try:
+    async with faults.paused("kwok"):
         outcome = await run_probe("node-probe", {"running_seconds": 2})
-    finally:
-        await faults.resume("kwok")
     assert outcome.state == "failed"
     message = outcome.body["messages"][0]
     assert "failed at running:" in message

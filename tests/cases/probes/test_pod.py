@@ -28,11 +28,8 @@ async def test_healthy_cluster_passes_every_step(run_probe: RunProbe, kube: Kube
 
 async def test_scheduler_paused_fails_at_scheduled(run_probe: RunProbe, sandbox: Sandbox) -> None:
     faults = Faults(sandbox)
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         outcome = await run_probe("pod-lifecycle", {"scheduled_seconds": 2})
-    finally:
-        await faults.resume("kube-scheduler")
     assert outcome.state == "failed"
     (message,) = outcome.body["messages"]
     assert message.startswith("pod-lifecycle probe failed at scheduled: pod kp-pod-")
@@ -71,11 +68,8 @@ async def test_failing_webhook_fails_at_create_with_its_message(
 
 async def test_kwok_paused_fails_at_running(run_probe: RunProbe, sandbox: Sandbox) -> None:
     faults = Faults(sandbox)
-    faults.pause("kwok")
-    try:
+    async with faults.paused("kwok"):
         outcome = await run_probe("pod-lifecycle", {"running_seconds": 2})
-    finally:
-        await faults.resume("kwok")
     assert outcome.state == "failed"
     assert "failed at running" in outcome.body["messages"][0]
     assert "not running after 2s on node kwok-node-" in outcome.body["messages"][0]

@@ -45,11 +45,8 @@ async def test_quota_exhausted_fails_at_create_with_the_quota_message(
 
 async def test_scheduler_paused_names_the_pod_not_scheduled(run_probe: RunProbe, sandbox: Sandbox) -> None:
     faults = Faults(sandbox)
-    faults.pause("kube-scheduler")
-    try:
+    async with faults.paused("kube-scheduler"):
         outcome = await run_probe("statefulset-lifecycle", {**FAST, "create_seconds": 3})
-    finally:
-        await faults.resume("kube-scheduler")
     assert outcome.state == "failed"
     message = outcome.body["messages"][0]
     assert "failed at create: statefulset kp-sts-" in message
