@@ -213,7 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     path = write_result(
-        "dispatch",
+        "dispatch" if not args.db else "dispatch_postgresql",
         {
             "bindings": args.bindings,
             "interval_s": args.interval,
