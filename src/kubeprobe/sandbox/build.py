@@ -98,7 +98,12 @@ class Builder:
         self.logs = self.root / "sandbox" / "logs"
 
     def _run(self, component: str, cmd: list[str], cwd: Path, log: Path) -> str:
-        env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+        env = {
+            **os.environ,
+            "GOTOOLCHAIN": "local",
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "-mod=readonly -buildvcs=false",
+        }
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as out:
             out.write(f"$ (cd {cwd} && {' '.join(cmd)})\n")

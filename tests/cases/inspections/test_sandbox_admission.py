@@ -159,9 +159,17 @@ async def test_services_webhooks_and_apiservices(kube: KubeClient, namespace: st
 async def test_quota_pdb_and_failing_webhook(kube: KubeClient, namespace: str, sandbox: Sandbox) -> None:
     faults = Faults(sandbox)
     ns = f"/api/v1/namespaces/{namespace}"
-    await kube.create(f"/apis/apps/v1/namespaces/{namespace}/deployments", deployment("guarded", 2))
+    deps = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    await kube.create(deps, deployment("guarded", 2))
     await kube.create(
         f"{ns}/resourcequotas", {"metadata": {"name": "roomy"}, "spec": {"hard": {"configmaps": "100"}}}
+    )
+    # PDBs made while pods are still starting may keep a stale count for a while: start from ready pods.
+    await wait_for(
+        lambda: kube.get(f"{deps}/guarded"),
+        lambda d: (d.get("status") or {}).get("readyReplicas") == 2,
+        timeout=60,
+        what="deployment guarded ready",
     )
     pdbs = f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
     selector = {"matchLabels": {"app": "guarded"}}

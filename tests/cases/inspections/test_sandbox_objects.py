@@ -165,6 +165,13 @@ async def test_storage_finalizers_and_owners(kube: KubeClient, namespace: str) -
     await kube.delete(f"{ns}/configmaps/by-gadget")
     # With its CRD gone, the Widget's ConfigMap is an orphan: reported, unless the garbage collector
     # (racing the CRD's removal) already deleted it, in which case it must be gone for good.
+    # The CRD's removal takes a while (its objects go first): wait until it is gone.
+    await wait_for(
+        lambda: kube.list_all(CRDS, fieldSelector=f"metadata.name=widgets.{group}"),
+        lambda items: not items,
+        timeout=60,
+        what="CRD removed",
+    )
     orphaned = await sweep(kube, ["owner.missing"])
     if not about(orphaned, "owner.missing", namespace=namespace, name="by-widget"):
         with pytest.raises(NotFoundError):
