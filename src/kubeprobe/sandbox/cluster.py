@@ -8,6 +8,7 @@ by side on free loopback ports.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import load_kubeconfig
@@ -32,6 +34,8 @@ from kubeprobe.sandbox.versions import cache_root
 
 Report = Callable[[str], None]
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+#: Components that run with leader election; after a restart they work only once they lead.
+LEASED = ("kube-controller-manager", "kube-scheduler")
 STARTUP_TIMEOUT = {
     "etcd": 60.0,
     "kube-apiserver": 180.0,
@@ -306,10 +310,43 @@ class Sandbox:
         return resp.status_code == 200
 
     async def wait_ready(self) -> None:
-        """Wait until every component not stopped on purpose is healthy again (after a fault)."""
+        """Wait until every component not stopped on purpose is healthy again (after a fault).
+
+        A restarted scheduler or controller-manager is healthy before it leads: it must first wait
+        for its dead predecessor's lease to expire. Ready means the running process holds its lease.
+        """
         for component in ORDER:
             if not supervisor.stopped_marker(self.folder, component).exists():
                 await self._wait_healthy(component)
+        for component in LEASED:
+            if not supervisor.stopped_marker(self.folder, component).exists():
+                await self._wait_leader(component)
+
+    async def _wait_leader(self, component: str, timeout: float = 90.0) -> None:
+        pid = self.pid(component)
+        if not pid:
+            return
+        try:
+            started = dt.datetime.fromtimestamp(psutil.Process(pid).create_time(), dt.UTC)
+        except psutil.Error:
+            return
+        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{component}"
+        deadline = time.monotonic() + timeout
+        async with self.client(timeout=5) as kube:
+            while time.monotonic() < deadline:
+                try:
+                    spec = (await kube.get(path)).get("spec") or {}
+                except KubeError:
+                    spec = {}
+                acquired = spec.get("acquireTime")
+                if acquired and dt.datetime.fromisoformat(
+                    acquired.replace("Z", "+00:00")
+                ) >= started - dt.timedelta(seconds=1):
+                    return
+                await asyncio.sleep(0.5)
+        raise StartupError(
+            f"{component} of sandbox {self.name!r} did not take its leader lease in {timeout:.0f}s"
+        )
 
     def _restarts(self, component: str) -> int:
         log = self.log_file("supervisor")
