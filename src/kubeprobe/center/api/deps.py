@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kubeprobe.center.auth import Principal, RoleName
 from kubeprobe.center.credentials import SecretBox
-from kubeprobe.center.errors import AuthenticationError, PermissionDeniedError
+from kubeprobe.center.errors import AuthenticationError, PayloadTooLargeError, PermissionDeniedError
 from kubeprobe.center.settings import CenterSettings
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tokens import authenticate
@@ -51,6 +51,13 @@ def role(needed: RoleName) -> Callable[..., Awaitable[Principal]]:
         return who
 
     return check
+
+
+def check_batch_size(request: Request, field: str, count: int) -> None:
+    """413 when a batch holds more items than ``max_batch`` allows."""
+    limit: int = request.app.state.settings.max_batch
+    if count > limit:
+        raise PayloadTooLargeError(f"{field}: {count} {field} in one batch; allowed: at most {limit}")
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

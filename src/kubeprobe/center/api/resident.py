@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from kubeprobe.center.api.deps import Operator, StoreDep, Viewer
-from kubeprobe.center.errors import PayloadTooLargeError
+from kubeprobe.center.api.deps import Operator, StoreDep, Viewer, check_batch_size
 from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentBatch, ResidentReportOut
 from kubeprobe.center.store import resident
 
@@ -19,11 +18,7 @@ async def ingest_reports(
     body: ResidentBatch, who: Operator, store: StoreDep, request: Request
 ) -> ResidentAccepted:
     """State changes and summaries of ProbeConfigs, in order; keys make a replayed batch harmless."""
-    limit: int = request.app.state.settings.max_batch
-    if len(body.reports) > limit:
-        raise PayloadTooLargeError(
-            f"reports: {len(body.reports)} reports in one batch; allowed: at most {limit}"
-        )
+    check_batch_size(request, "reports", len(body.reports))
     async with store.transaction() as s:
         accepted = await resident.ingest_reports(s, body.reports, who)
     request.app.state.metrics.results_ingested.inc(accepted.accepted)

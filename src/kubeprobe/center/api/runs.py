@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from kubeprobe.center.api.deps import BoxDep, Operator, Reporter, StoreDep, Viewer
-from kubeprobe.center.errors import PayloadTooLargeError
+from kubeprobe.center.api.deps import BoxDep, Operator, Reporter, StoreDep, Viewer, check_batch_size
 from kubeprobe.center.run_schemas import (
     BatchAccepted,
     ClusterHealth,
@@ -96,11 +95,7 @@ async def ingest_results(
     body: ResultBatch, who: Operator, store: StoreDep, request: Request
 ) -> BatchAccepted:
     """Finished runs in one batch (resident operator, runners); ids make retries idempotent."""
-    limit: int = request.app.state.settings.max_batch
-    if len(body.results) > limit:
-        raise PayloadTooLargeError(
-            f"results: {len(body.results)} results in one batch; allowed: at most {limit}"
-        )
+    check_batch_size(request, "results", len(body.results))
     async with store.transaction() as s:
         accepted = await ingestion.ingest_results(s, body.results, who)
     request.app.state.metrics.results_ingested.inc(accepted.accepted)
