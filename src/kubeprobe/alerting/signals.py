@@ -1,0 +1,43 @@
+"""What the analysis pipeline hands to alerting: one diagnosed, verified outcome of one run.
+
+The center's analysis worker builds a `Signal` for every finished run of a bound case (failures after
+diagnosis, secondary verification and severity; successes so that open incidents can resolve) and
+passes it to the incident manager, which deduplicates, correlates, silences, routes and notifies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    FAILED = "failed"  # reproduced (or verification disabled): may open or update an incident
+    FLAKE = "flake"  # did not reproduce on secondary verification: recorded, never escalated
+    PASSED = "passed"  # the case passed: resolves what this case had open on this cluster
+
+
+@dataclass(frozen=True)
+class Signal:
+    run_id: str
+    cluster: str
+    case: str
+    outcome: Outcome
+    at: dt.datetime
+    cluster_labels: dict[str, str] = field(default_factory=dict)
+    step: str | None = None
+    message: str = ""
+    cause: str = "unknown"  # a label of kubeprobe.model.causes
+    confidence: float = 0.0
+    priority: str = "P4"  # P1 (worst) .. P4
+    action: str = "record"  # kubeprobe.analysis.severity.Action values
+    reason: str = ""  # why this priority, for people
+    evidence: dict[str, object] = field(default_factory=dict)  # summary of what was looked at
+    recent_changes: tuple[str, ...] = ()  # change-event ids/subjects seen on the cluster lately
+    run_url: str = ""  # link to the run for messages
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels silences and routes match on."""
+        return {**self.cluster_labels, "cluster": self.cluster, "case": self.case, "cause": self.cause}
