@@ -1,4 +1,4 @@
-"""incidents, silences, notification routes and deliveries, RCA feedback
+"""incidents, silences and maintenance windows, notification routes and deliveries
 
 Revision ID: 0004
 Revises: 0003
