@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -109,19 +111,55 @@ def _wait_for_other_build(binary: Path, timeout: float) -> None:
         time.sleep(15)
 
 
-def measured(argv: list[str], *, env: dict[str, str] | None = None, timeout: float) -> dict[str, Any]:
-    """Run a command; its wall time, peak RSS (from wait4, this process only), exit code, output tail."""
+def _rss_tree(proc: psutil.Process) -> int:
+    """RSS of a process and its children, in bytes (0 once it is gone)."""
+    total = 0
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+    except psutil.Error:
+        return 0
+    return total
+
+
+def measured(
+    argv: list[str], *, env: dict[str, str] | None = None, timeout: float, memory_cap_mb: float = 0
+) -> dict[str, Any]:
+    """Run a command; its wall time, peak RSS (from wait4), CPU time, exit code and output.
+
+    ``memory_cap_mb`` (0: none) caps the command so it cannot take the shared machine down: a
+    watchdog kills it when its RSS passes the cap, and RLIMIT_AS at twice the cap backs that up
+    (Go reserves address space beyond what it touches). ``exceeded`` then says which limit ended it.
+    """
     out_file = CACHE / "logs" / f"{Path(argv[0]).name}.out"
     out_file.parent.mkdir(parents=True, exist_ok=True)
+
+    exceeded = ""
+    watch_rss = 0
     start = time.perf_counter()
     with out_file.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        if memory_cap_mb:  # set from outside right after the start (no preexec_fn with threads)
+            cap = int(memory_cap_mb * 2 * 2**20)
+            with contextlib.suppress(OSError):
+                resource.prlimit(proc.pid, resource.RLIMIT_AS, (cap, cap))
+        ps = psutil.Process(proc.pid)
         deadline = start + timeout
+        next_sample = 0.0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if memory_cap_mb and now >= next_sample:
+                next_sample = now + 0.2
+                watch_rss = max(watch_rss, _rss_tree(ps))
+                if watch_rss > memory_cap_mb * 2**20:
+                    exceeded = f"memory cap {memory_cap_mb:.0f} MB"
+            if now > deadline:
+                exceeded = f"time limit {timeout:.0f} s"
+            if exceeded:
                 proc.kill()
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
@@ -129,11 +167,15 @@ def measured(argv: list[str], *, env: dict[str, str] | None = None, timeout: flo
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     text = out_file.read_bytes()
+    if not exceeded and memory_cap_mb and code != 0 and b"out of memory" in text[-20000:]:
+        exceeded = f"address-space limit {2 * memory_cap_mb:.0f} MB (fatal error: out of memory)"
     return {
         "seconds": round(seconds, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mb": round(max(usage.ru_maxrss / 1024, watch_rss / 2**20), 1),
         "exit": code,
-        "timed_out": seconds >= timeout,
+        "timed_out": exceeded.startswith("time"),
+        "exceeded": exceeded,
         "output": text,
     }
 
@@ -197,7 +239,9 @@ def run_sweep(name: str, page_size: int, timeout: float) -> dict[str, Any]:
     return result
 
 
-def run_tool(name: str, kubeconfig: Path, timeout: float, build_wait: float) -> dict[str, Any]:
+def run_tool(
+    name: str, kubeconfig: Path, timeout: float, build_wait: float, memory_cap_mb: float
+) -> dict[str, Any]:
     try:
         binary = build_tool(name, build_wait)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
@@ -214,22 +258,47 @@ def run_tool(name: str, kubeconfig: Path, timeout: float, build_wait: float) -> 
             "-o",
             "json",
             "--force-exit-zero",
+            # Its default client timeout cuts the unpaginated LIST of 100,000 pods short (and it
+            # then reports those sections clean, having seen nothing): give it the whole limit.
+            "--request-timeout",
+            f"{int(timeout)}s",
             "--logs",
             str(home / "popeye.log"),
         ]
     else:
         argv = [str(binary), "analyze", "--kubeconfig", str(kubeconfig), "--output", "json"]
-    result = measured(argv, env=env, timeout=timeout)
+    result = measured(argv, env=env, timeout=timeout, memory_cap_mb=memory_cap_mb)
     output = result.pop("output")
     result["output_bytes"] = len(output)
     # klog error lines (E1122 12:00:00 ...): requests the tool gave up on, so its report is partial.
     result["logged_errors"] = len(re.findall(rb"^E\d{4} ", output, re.MULTILINE))
-    if result["exit"] != 0 or result["timed_out"]:
+    if name == "popeye":
+        result["scanned"] = popeye_scanned(output)
+    if result["exceeded"]:
         result["error"] = (
-            f"exit {result['exit']}{' (timed out)' if result['timed_out'] else ''}: "
-            + output.decode(errors="replace").strip()[-800:]
+            f"exceeded {result['exceeded']} after {result['seconds']:.0f} s (peak RSS seen "
+            f"{result['peak_rss_mb']:.0f} MB); killed, no report: "
+            + output.decode(errors="replace").strip()[-400:]
         )
+    elif result["exit"] != 0:
+        result["error"] = f"exit {result['exit']}: " + output.decode(errors="replace").strip()[-800:]
     return result
+
+
+def popeye_scanned(output: bytes) -> dict[str, int]:
+    """Objects Popeye's report covers per linter (its tally), to tell a full scan from a partial one."""
+    start = output.find(b'{"popeye"')
+    try:
+        doc = json.loads(output[start:]) if start >= 0 else {}
+    except ValueError:
+        return {}
+    scanned = {}
+    for section in (doc.get("popeye") or {}).get("sections") or []:
+        tally = section.get("tally") or {}
+        scanned[section.get("linter", "?")] = sum(
+            int(tally.get(k, 0)) for k in ("ok", "info", "warning", "error")
+        )
+    return scanned
 
 
 async def prepare(args: argparse.Namespace) -> Sandbox:
@@ -237,7 +306,12 @@ async def prepare(args: argparse.Namespace) -> Sandbox:
     if args.reuse:
         _ = sandbox.state  # a clear error when it does not exist
         return sandbox
-    await sandbox.up(Builder().build(), node_count=0, node_lease_seconds=args.node_lease_seconds)
+    await sandbox.up(
+        Builder().build(),
+        node_count=0,
+        node_lease_seconds=args.node_lease_seconds,
+        json_storage=not args.via_api,
+    )
     last = {"t": 0.0}
 
     def progress(what: str, done: int, total: int) -> None:
@@ -264,14 +338,17 @@ async def count_cluster(sandbox: Sandbox) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-async def measure_floor(sandbox: Sandbox, args: argparse.Namespace) -> tuple[float, int, int]:
+async def measure_floor(sandbox: Sandbox, args: argparse.Namespace) -> tuple[float, int, int, float]:
+    """(best seconds, objects, LISTs, CPU seconds of this process for the best one)."""
     async with sandbox.client(timeout=300) as kube:
         specs = await sweep_plan(kube)
-        best, objects = float("inf"), 0
+        best, objects, cpu = float("inf"), 0, 0.0
         for _ in range(args.repeats):
+            cpu0 = time.process_time()
             seconds, objects = await floor(kube, specs, args.page_size, 4)
-            best = min(best, seconds)
-    return best, objects, len(specs)
+            if seconds < best:
+                best, cpu = seconds, time.process_time() - cpu0
+    return best, objects, len(specs), cpu
 
 
 def main() -> None:
@@ -283,13 +360,35 @@ def main() -> None:
     parser.add_argument("--name", default="insp-scale")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--node-lease-seconds", type=int, default=240)
-    parser.add_argument("--tool-timeout", type=float, default=1800)
+    parser.add_argument(
+        "--node-lease-seconds",
+        type=int,
+        default=3600,
+        help="kwok node lease (renewed every quarter of it); long, so 10,000 nodes stay Ready on a "
+        "busy machine (at 240 s the renewals fell behind and nodes went NotReady). Default 3600.",
+    )
+    parser.add_argument(
+        "--tool-timeout",
+        type=float,
+        default=1200,
+        help="Wall-time limit of each run of kubeprobe, Popeye or k8sgpt, in seconds (default 1200).",
+    )
+    parser.add_argument(
+        "--tool-memory-gib",
+        type=float,
+        default=6,
+        help="Memory cap of Popeye and k8sgpt (RSS watchdog, RLIMIT_AS at twice it); default 6.",
+    )
     parser.add_argument(
         "--build-wait", type=float, default=600, help="How long to wait for a tool's running build."
     )
     parser.add_argument(
         "--tools", default="popeye,k8sgpt", help="Comma-separated tools to compare ('' for none)."
+    )
+    parser.add_argument(
+        "--via-api",
+        action="store_true",
+        help="create every pod through the API server (slow) instead of the etcd bulk loader",
     )
     parser.add_argument("--keep", action="store_true", help="Leave the sandbox running afterwards.")
     parser.add_argument(
@@ -299,6 +398,7 @@ def main() -> None:
         "--nodes/--pods are then read from the cluster.",
     )
     args = parser.parse_args()
+    load_start = round(os.getloadavg()[0], 2)
     sandbox = asyncio.run(prepare(args))
     if args.reuse:
         args.nodes, args.pods = asyncio.run(count_cluster(sandbox))
@@ -313,16 +413,23 @@ def main() -> None:
             )
             sweeps.append(run_sweep(sandbox.name, args.page_size, args.tool_timeout))
             console.print(f"  floor {floors[-1][0]:.2f}s, sweep {sweeps[-1]['engine_seconds']:.2f}s")
-        floor_s, floor_objects, lists = min(floors)
+        floor_s, floor_objects, lists, floor_cpu = min(floors)
         best = min(sweeps, key=lambda s: s["engine_seconds"])
+        paired = sorted(s["engine_seconds"] / f[0] for s, f in zip(sweeps, floors, strict=True))
         results.update(
+            load_avg_1m_start=load_start,
             floor_s=round(floor_s, 3),
+            floor_cpu_s=round(floor_cpu, 2),
             floor_objects=floor_objects,
             floor_lists=lists,
             sweep_s=best["engine_seconds"],
             sweep_process_s=best["seconds"],
             peak_rss_mb=max(s["peak_rss_mb"] for s in sweeps),
             ratio_to_floor=round(best["engine_seconds"] / floor_s, 3),
+            # Each sweep against the floor measured just before it: less exposed to load swings.
+            ratio_to_floor_paired_median=round(paired[len(paired) // 2], 3),
+            sweep_cpu_s=best["cpu_seconds"],
+            sweep_objects_per_cpu_s=round(best["objects"] / max(best["cpu_seconds"], 0.01)),
             sweep_objects=best["objects"],
             sweep_lists=best["lists"],
             sweep_mb_transferred=round(best["bytes"] / 2**20, 1),
@@ -335,14 +442,25 @@ def main() -> None:
         for tool in [t for t in args.tools.split(",") if t]:
             if tool in TOOLS:
                 console.print(f"running {tool}")
-                outcome = run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait)
+                cap_mb = args.tool_memory_gib * 1024
+                outcome = run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait, cap_mb)
                 if "error" in outcome:
                     errors[tool] = outcome["error"]
+                    console.print(f"  {tool}: {outcome['error'][:300]}")
                 if "seconds" in outcome:
                     results[f"{tool}_sweep_s"] = outcome["seconds"]
+                    results[f"{tool}_cpu_s"] = outcome["cpu_seconds"]
                     results[f"{tool}_peak_rss_mb"] = outcome["peak_rss_mb"]
                     results[f"{tool}_exit_code"] = outcome["exit"]
                     results[f"{tool}_logged_errors"] = outcome["logged_errors"]
+                    # 1 when the tool was killed at its memory cap or time limit (no report).
+                    results[f"{tool}_exceeded_limit"] = int(bool(outcome["exceeded"]))
+                    for linter in ("pods", "nodes"):  # 0: its report silently skipped them
+                        if linter in outcome.get("scanned", {}):
+                            results[f"{tool}_{linter}_scanned"] = outcome["scanned"][linter]
+                    results[f"{tool}_ratio_to_sweep"] = round(outcome["seconds"] / results["sweep_s"], 2)
+                    console.print(f"  {tool}: {outcome['seconds']:.1f}s, {outcome['peak_rss_mb']:.0f} MB")
+        results["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     finally:
         if not args.keep and not args.reuse:
             sandbox.down()
@@ -354,9 +472,15 @@ def main() -> None:
         "repeats": args.repeats,
         "popeye": "@".join(TOOLS["popeye"]),
         "k8sgpt": "@".join(TOOLS["k8sgpt"]),
+        "tool_memory_cap_mb": args.tool_memory_gib * 1024,
+        "tool_time_limit_s": args.tool_timeout,
     }
     targets = {"ratio_to_floor": ["<=", 1.5], "peak_rss_mb": ["<=", 1024]}
-    path = write_result("inspect_scale", params, results, targets)
+    # The issue's size keeps the plain name; smaller runs are kept beside it, keyed by size.
+    full = args.nodes >= 10_000 and args.pods >= 99_000
+    path = write_result(
+        "inspect_scale" if full else f"inspect_scale_{args.nodes}n_{args.pods}p", params, results, targets
+    )
     if errors:  # what could not be measured, and exactly why, beside the numbers
         doc = json.loads(path.read_text())
         doc["errors"] = errors

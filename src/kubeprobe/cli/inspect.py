@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from kubeprobe.cases.inspections.check import CheckContext
 from kubeprobe.cases.inspections.engine import SweepOptions, compare_fleet, inspect
@@ -22,8 +25,13 @@ from kubeprobe.cases.inspections.output import FORMATS, print_table, to_json, to
 from kubeprobe.cases.inspections.registry import CATALOG
 from kubeprobe.cases.inspections.report import InspectionReport
 from kubeprobe.cases.inspections.settings import load_settings
+from kubeprobe.center.credentials import load_secret_box
+from kubeprobe.center.errors import CenterError
+from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tables import Cluster
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.config import ClusterConnection, load_kubeconfig
+from kubeprobe.kube.config import ClusterConnection, load_kubeconfig, parse_kubeconfig
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.model import Finding, Severity
 from kubeprobe.sandbox.cluster import Sandbox
@@ -39,8 +47,59 @@ class Target:
     connection: ClusterConnection
 
 
-def _targets(kubeconfig: Path | None, contexts: list[str], sandboxes: list[str]) -> list[Target]:
+def center_targets(names: Sequence[str], settings: CenterSettings) -> list[Target]:
+    """Clusters registered in the center, by name: their kubeconfigs read from the center's store
+    (``KUBEPROBE_DATABASE_URL`` / ``KUBEPROBE_DATA_DIR``) and decrypted with its secret key."""
+    url = settings.resolved_database_url()
+    hint = (
+        "set KUBEPROBE_DATABASE_URL (or KUBEPROBE_DATA_DIR) and KUBEPROBE_SECRET_KEY as the center has them"
+    )
+    if url.startswith("sqlite"):
+        db_file = Path(url.split(":///", 1)[-1])
+        if not db_file.exists():
+            raise InspectionError(f"--cluster: no center database at {db_file}; {hint}, or use --kubeconfig")
+    if not settings.secret_key and not (Path(settings.data_dir) / "secret.key").exists():
+        raise InspectionError(f"--cluster: no center secret key (KUBEPROBE_SECRET_KEY unset); {hint}")
+    box = load_secret_box(settings)
+    try:
+        rows = asyncio.run(_registered(url))
+    except SQLAlchemyError as exc:
+        raise InspectionError(
+            f"--cluster: the center's database cannot be read ({type(exc).__name__}); {hint}"
+        ) from exc
+    targets = []
+    for name in names:
+        row = rows.get(name)
+        if row is None:
+            known = ", ".join(sorted(rows)) or "none"
+            raise InspectionError(
+                f"no cluster named {name!r} is registered in the center (registered: {known})"
+            )
+        conn = parse_kubeconfig(
+            box.decrypt(row.credentials),
+            context=row.context or None,
+            base_dir=Path("/nonexistent"),
+            source=f"center cluster {name}",
+        )
+        targets.append(Target(name, conn))
+    return targets
+
+
+async def _registered(url: str) -> dict[str, Cluster]:
+    store = Store.connect(url, pool_size=1)
+    try:
+        async with store.transaction() as session:
+            return {row.name: row for row in await session.scalars(select(Cluster))}
+    finally:
+        await store.engine.dispose()
+
+
+def _targets(
+    kubeconfig: Path | None, contexts: list[str], sandboxes: list[str], clusters: Sequence[str] = ()
+) -> list[Target]:
     targets: list[Target] = []
+    if clusters:
+        targets.extend(center_targets(clusters, CenterSettings()))
     if kubeconfig is not None:
         for context in contexts or [None]:  # type: ignore[list-item]
             conn = load_kubeconfig(kubeconfig, context)
@@ -53,7 +112,8 @@ def _targets(kubeconfig: Path | None, contexts: list[str], sandboxes: list[str])
         targets.append(Target(name, load_kubeconfig(box.kubeconfig)))
     if not targets:
         raise InspectionError(
-            "say which cluster to inspect: --kubeconfig FILE [--context C] or --sandbox NAME"
+            "say which cluster to inspect: --cluster NAME (registered in the center), "
+            "--kubeconfig FILE [--context C] or --sandbox NAME"
         )
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
@@ -99,6 +159,14 @@ def inspect_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     ] = None,
     sandbox: Annotated[
         list[str] | None, typer.Option("--sandbox", help="A sandbox by name (repeat for a fleet).")
+    ] = None,
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster",
+            help="A cluster registered in the center, by name (repeat for a fleet); its kubeconfig is "
+            "read from the center's store (KUBEPROBE_DATABASE_URL, KUBEPROBE_SECRET_KEY).",
+        ),
     ] = None,
     check: Annotated[
         list[str] | None, typer.Option("--check", "-c", help="Check id or glob (repeat; default: all).")
@@ -147,7 +215,7 @@ def inspect_command(  # noqa: PLR0917 (typer maps each parameter to an option)
         rules = [Exclusion.parse(text) for text in exclude or []]
         if exclusions_file is not None:
             rules.extend(load_exclusions(exclusions_file))
-        targets = _targets(kubeconfig, context or [], sandbox or [])
+        targets = _targets(kubeconfig, context or [], sandbox or [], cluster or [])
         reports, fleet, failures = asyncio.run(
             _run(
                 targets,
@@ -158,7 +226,7 @@ def inspect_command(  # noqa: PLR0917 (typer maps each parameter to an option)
                 baseline=baseline,
             )
         )
-    except (InspectionError, KubeError, SandboxError) as exc:
+    except (InspectionError, KubeError, SandboxError, CenterError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     if output == "json":

@@ -128,6 +128,11 @@ class Sandbox:
             raise SandboxStateError(f"unknown component {component!r}; known: {', '.join(ORDER)}")
         return supervisor.read_pid(supervisor.pid_file(self.folder, component))
 
+    @property
+    def json_storage(self) -> bool:
+        """Whether the API server keeps objects in etcd as JSON (started with ``json_storage``)."""
+        return components.JSON_STORAGE_FLAG in self.state["components"]["kube-apiserver"]["argv"]
+
     def process_state(self, component: str) -> ProcessState:
         argv0 = self.state["components"][component]["argv"][0]
         return processes.state(self.pid(component), argv0)
@@ -140,9 +145,13 @@ class Sandbox:
         node_count: int = 3,
         apiserver_port: int | None = None,
         node_lease_seconds: int = 40,
+        json_storage: bool = False,
         report: Report = _quiet,
     ) -> None:
-        """Start the sandbox and return when it is ready (idempotent when it already runs)."""
+        """Start the sandbox and return when it is ready (idempotent when it already runs).
+
+        ``json_storage``: objects are kept in etcd as JSON (for the bulk loader of scale runs).
+        """
         if self.exists():
             if self._running_ok(report):
                 return
@@ -167,7 +176,13 @@ class Sandbox:
             "components": {
                 c: {
                     "argv": components.argv(
-                        c, bin_dir, self.folder, self.name, ports, node_lease_seconds=node_lease_seconds
+                        c,
+                        bin_dir,
+                        self.folder,
+                        self.name,
+                        ports,
+                        node_lease_seconds=node_lease_seconds,
+                        json_storage=json_storage,
                     )
                 }
                 for c in ORDER

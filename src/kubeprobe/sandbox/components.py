@@ -16,6 +16,7 @@ ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+JSON_STORAGE_FLAG = "--storage-media-type=application/json"
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,23 @@ def write_kwok_config(folder: Path, stages_dir: Path, node_lease_seconds: int = 
 
 
 def argv(
-    component: str, bin_dir: Path, folder: Path, name: str, ports: Ports, *, node_lease_seconds: int = 40
+    component: str,
+    bin_dir: Path,
+    folder: Path,
+    name: str,
+    ports: Ports,
+    *,
+    node_lease_seconds: int = 40,
+    json_storage: bool = False,
 ) -> list[str]:
     """The command line of one component.
 
     ``node_lease_seconds`` is how long a kwok node lease lasts (renewed every quarter of it); the
     controller-manager's grace period follows it. Big sandboxes use longer leases so 10,000 nodes
     do not cost 1,000 lease writes a second.
+
+    ``json_storage`` (scale runs only) makes the API server keep objects in etcd as JSON instead
+    of protobuf, so :mod:`kubeprobe.sandbox.scale` can bulk-load pods through etcd's own API.
     """
     pkid = folder / "pki"
     exe = str(bin_dir / component)
@@ -200,6 +211,7 @@ def argv(
             "--allow-privileged=true",
             "--max-requests-inflight=1000",
             "--max-mutating-requests-inflight=500",
+            *([JSON_STORAGE_FLAG] if json_storage else []),
             "--v=1",
         ]
     common = [
