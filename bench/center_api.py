@@ -2,15 +2,19 @@
 """Center API at fleet scale: p99 latency of run-list and cluster-health, and batched ingestion rate.
 
 For each store (SQLite file, PostgreSQL from scripts/postgres): migrate an empty database, register
-CLUSTERS clusters and CASES cases, write DAYS days of synthetic history (hourly rollups of every
-case on every cluster, generated inside the database, plus RAW_RUNS raw runs over the last
-RAW_HOURS hours), start `kubeprobe server` on it, then over HTTP:
+CLUSTERS clusters and CASES cases, write DAYS days of synthetic history of every case on every
+cluster, generated inside the database (daily rollups for every day, hourly rollups where the health
+windows read them: the last HOURLY_HOURS and the window's first day; plus RAW_RUNS raw runs over the
+last RAW_HOURS hours), start `kubeprobe server` on it, then over HTTP:
 
 - GET /api/v1/runs with the filters people use (none, cluster, case, state, cluster+state, time
   range, next page), REQUESTS times each: p50/p99 in ms;
 - GET /api/v1/clusters/{name}/health for random clusters, windows 24 h and 720 h: p50/p99 in ms;
 - POST /api/v1/results, INGEST results in batches of BATCH (3 steps each) from 2 concurrent
   clients: results per second.
+
+The machine is shared, so each part also records the server's CPU per request / per result and the
+1-minute load average: those hold when wall-clock latency does not.
 
 Run: `.venv/bin/python -m bench.center_api [--stores sqlite,postgresql] [--days 30] ...`;
 writes bench/results/center_api.json.
@@ -35,12 +39,12 @@ from typing import Any
 import httpx
 import psutil
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from bench.common import write_result
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.rollups import WATERMARK, floor_hour
+from kubeprobe.center.store.rollups import WATERMARK, floor_day, floor_hour
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "kp_bench-admin"
@@ -112,34 +116,7 @@ async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
     timings["seed_catalog_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    hours = args.days * 24
-    async with store.engine.begin() as conn:
-        if d == "postgresql":
-            await conn.execute(
-                text(
-                    "INSERT INTO rollups SELECT k.id, c.id, h, 12, (random() < 0.02)::int, (random() < 0.01)::int,"
-                    " 1800 + random() * 100, 140, 300, 400, 500"
-                    " FROM cases k CROSS JOIN clusters c"
-                    " CROSS JOIN generate_series(CAST(:start AS timestamptz), CAST(:end AS timestamptz), interval '1 hour') h"
-                    " WHERE c.id <= :hc"
-                ),
-                {
-                    "start": ts(hour - dt.timedelta(hours=hours), d),
-                    "end": ts(hour - dt.timedelta(hours=1), d),
-                    "hc": args.history_clusters,
-                },
-            )
-        else:
-            await conn.execute(
-                text(
-                    "WITH RECURSIVE hs(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM hs WHERE n < :hours)"
-                    " INSERT INTO rollups SELECT k.id, c.id,"
-                    " strftime('%Y-%m-%d %H:00:00.000000', :hour, '-' || hs.n || ' hours'),"
-                    " 12, abs(random()) % 50 = 0, abs(random()) % 100 = 0, 1800 + abs(random()) % 100, 140, 300, 400, 500"
-                    " FROM cases k CROSS JOIN clusters c CROSS JOIN hs WHERE c.id <= :hc"
-                ),
-                {"hours": hours, "hour": ts(hour, d)[:19], "hc": args.history_clusters},
-            )
+    await seed_rollups(store, args, hour)
     timings["seed_rollups_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -152,6 +129,15 @@ async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
         "now": ts(now, d)[:19] if d == "sqlite" else now,
     }
     async with store.engine.begin() as conn:
+        if d == "sqlite":
+            await conn.execute(text("PRAGMA cache_size = -1000000"))
+        indexes = [
+            index
+            for index in await conn.run_sync(lambda c: inspect(c).get_indexes("runs"))
+            if not index["unique"]
+        ]
+        for index in indexes:  # built after the rows: much faster than row by row
+            await conn.execute(text(f"DROP INDEX {index['name']}"))
         if d == "postgresql":
             await conn.execute(
                 text(
@@ -161,7 +147,7 @@ async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
                     " CASE WHEN i % 33 = 0 THEN 'failed' WHEN i % 101 = 0 THEN 'error' ELSE 'succeeded' END,"
                     " t, t + interval '60 seconds', t, t + interval '150 milliseconds', 150,"
                     " CAST('[]' AS json), CAST('{}' AS json), CAST('{}' AS json)"
-                    " FROM (SELECT i, CAST(:now AS timestamptz) - make_interval(secs => i * :step) AS t"
+                    " FROM (SELECT i, CAST(:now AS timestamptz) - make_interval(secs => i * CAST(:step AS double precision)) AS t"
                     "       FROM generate_series(1, :n) i) g"
                 ),
                 params,
@@ -182,6 +168,9 @@ async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
                 ),
                 params,
             )
+        for index in indexes:
+            cols = ", ".join(str(c) for c in index["column_names"])
+            await conn.execute(text(f"CREATE INDEX {index['name']} ON runs ({cols})"))
         await conn.execute(
             text(
                 "INSERT INTO case_status (cluster_id, case_id, run_id, state, finished, duration_ms)"
@@ -196,6 +185,73 @@ async def seed(store: Store, args: argparse.Namespace) -> dict[str, float]:
         await conn.commit()
     timings["analyze_s"] = time.perf_counter() - t0
     return timings
+
+
+#: Synthetic hour: 12 runs (p50 in (100, 250] ms, max 500) and a day of them; bucket columns as in
+#: tables.BUCKET_COLUMNS (the others stay 0).
+HOUR_ROW = {"runs": 12, "sum_ms": 1800, "max_ms": 500, "le_100_ms": 1, "le_250_ms": 9, "le_500_ms": 2}
+ROLLUP_INDEXES = {
+    "rollups": {"ix_rollups_cluster_id_hour": "cluster_id, hour", "ix_rollups_hour": "hour"},
+    "daily_rollups": {"ix_daily_rollups_day": "day"},
+}
+
+
+async def seed_rollups(store: Store, args: argparse.Namespace, mark: dt.datetime) -> None:
+    """Daily rollups of every case on every cluster for DAYS days, and hourly ones where health
+    windows read them: the HOURLY_HOURS before the watermark and the first day of the longest
+    window. Generated in the database in primary-key order, secondary indexes built afterwards."""
+    d = store.dialect
+    first_day = floor_day(mark - dt.timedelta(days=args.days))
+    hour_spans = [
+        (mark - dt.timedelta(hours=args.hourly_hours), mark),
+        (first_day, first_day + dt.timedelta(days=1)),
+    ]
+    days = (first_day, floor_day(mark))  # whole days before the watermark's day
+    async with store.engine.begin() as conn:
+        if d == "sqlite":
+            await conn.execute(text("PRAGMA cache_size = -1000000"))
+        for indexes in ROLLUP_INDEXES.values():
+            for name in indexes:
+                await conn.execute(text(f"DROP INDEX {name}"))
+        h = HOUR_ROW
+        for start, end in hour_spans:
+            n = int((end - start).total_seconds() // 3600)
+            if d == "postgresql":
+                series = "generate_series(0, :n - 1) s, LATERAL (SELECT CAST(:start AS timestamptz) + s * interval '1 hour' AS t) x"
+                fail, err = "(random() < 0.02)::int", "(random() < 0.01)::int"
+            else:
+                series = "(WITH RECURSIVE hs(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM hs WHERE s < :n - 1) SELECT s, strftime('%Y-%m-%d %H:00:00.000000', :start, '+' || s || ' hours') AS t FROM hs) x"
+                fail, err = "abs(random()) % 50 = 0", "abs(random()) % 100 = 0"
+            await conn.execute(
+                text(
+                    "INSERT INTO rollups (case_id, cluster_id, hour, runs, failures, errors, sum_ms, p50_ms, p95_ms,"
+                    " p99_ms, max_ms, le_100_ms, le_250_ms, le_500_ms)"
+                    f" SELECT k.id, c.id, x.t, {h['runs']}, {fail}, {err}, {h['sum_ms']}, 140, 300, 400, {h['max_ms']},"
+                    f" {h['le_100_ms']}, {h['le_250_ms']}, {h['le_500_ms']}"
+                    f" FROM cases k CROSS JOIN clusters c CROSS JOIN {series} ORDER BY k.id, c.id, x.t"
+                ),
+                {"n": n, "start": ts(start, d)[:19] if d == "sqlite" else start},
+            )
+        n_days = (days[1] - days[0]).days
+        if d == "postgresql":
+            series = "generate_series(0, :n - 1) s, LATERAL (SELECT CAST(:start AS timestamptz) + s * interval '1 day' AS t) x"
+            fail, err = "(random() * 12)::int", "(random() * 6)::int"
+        else:
+            series = "(WITH RECURSIVE ds(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM ds WHERE s < :n - 1) SELECT s, strftime('%Y-%m-%d 00:00:00.000000', :start, '+' || s || ' days') AS t FROM ds) x"
+            fail, err = "abs(random()) % 12", "abs(random()) % 6"
+        await conn.execute(
+            text(
+                "INSERT INTO daily_rollups (cluster_id, day, case_id, runs, failures, errors, sum_ms, max_ms,"
+                " le_100_ms, le_250_ms, le_500_ms)"
+                f" SELECT c.id, x.t, k.id, {24 * h['runs']}, {fail}, {err}, {24 * h['sum_ms']}, {h['max_ms']},"
+                f" {24 * h['le_100_ms']}, {24 * h['le_250_ms']}, {24 * h['le_500_ms']}"
+                f" FROM clusters c CROSS JOIN {series} CROSS JOIN cases k ORDER BY c.id, x.t, k.id"
+            ),
+            {"n": n_days, "start": ts(days[0], d)[:19] if d == "sqlite" else days[0]},
+        )
+        for table, indexes in ROLLUP_INDEXES.items():
+            for name, cols in indexes.items():
+                await conn.execute(text(f"CREATE INDEX {name} ON {table} ({cols})"))
 
 
 def start_server(url: str, data: Path, port: int) -> subprocess.Popen[bytes]:
@@ -246,43 +302,94 @@ async def latencies(
     return out
 
 
-async def measure(base: str, args: argparse.Namespace, server_pid: int) -> dict[str, float]:
-    res: dict[str, float] = {}
+def cpu_s(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process so far."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+async def settle(proc: psutil.Process, url: str, timeout: float = 600.0) -> float:
+    """Wait until the server and its database idle (the start-up maintenance, a roll-up of the late
+    hours, is over), so that what is measured below is the requests' alone; returns seconds waited."""
+    t0 = time.perf_counter()
+    quiet = 0
+    while time.perf_counter() - t0 < timeout and quiet < 3:
+        before = cpu_s(proc)
+        await asyncio.sleep(1.0)
+        busy = cpu_s(proc) - before >= 0.05
+        if not busy and url.startswith("postgresql"):
+            u = make_url(url)
+            import asyncpg
+
+            conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database=u.database)
+            try:
+                busy = bool(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND state = 'active' AND pid <> pg_backend_pid()"
+                    )
+                )
+            finally:
+                await conn.close()
+        quiet = 0 if busy else quiet + 1
+    return time.perf_counter() - t0
+
+
+async def measure(base: str, args: argparse.Namespace, server_pid: int, url: str) -> dict[str, float]:
+    server = psutil.Process(server_pid)
+    res: dict[str, float] = {"startup_maintenance_s": await settle(server, url)}
+    res["load_average_1m_start"] = os.getloadavg()[0]
     rng = random.Random(7)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
         first = (await client.get("/api/v1/runs", params={"limit": 50})).json()
         since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
         until = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-        run_queries: list[tuple[str, dict[str, Any]]] = []
+        kinds: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for _ in range(20):
             cluster, case = (
                 f"cluster-{rng.randint(1, args.clusters):04d}",
                 f"case-{rng.randint(1, args.cases):02d}",
             )
-            run_queries += [
-                ("/api/v1/runs", {"limit": 50}),
-                ("/api/v1/runs", {"limit": 50, "cluster": cluster}),
-                ("/api/v1/runs", {"limit": 50, "case": case}),
-                ("/api/v1/runs", {"limit": 50, "state": "failed"}),
-                ("/api/v1/runs", {"limit": 50, "cluster": cluster, "state": "failed"}),
-                ("/api/v1/runs", {"limit": 50, "since": since, "until": until}),
-                ("/api/v1/runs", {"limit": 50, "cursor": first["next"]}),
-            ]
+            for kind, params in (
+                ("all", {}),
+                ("cluster", {"cluster": cluster}),
+                ("case", {"case": case}),
+                ("state", {"state": "failed"}),
+                ("cluster_state", {"cluster": cluster, "state": "failed"}),
+                ("time_range", {"since": since, "until": until}),
+                ("next_page", {"cursor": first["next"]}),
+            ):
+                kinds.setdefault(kind, []).append(("/api/v1/runs", {"limit": 50, **params}))
+        run_queries = [q for group in zip(*kinds.values(), strict=True) for q in group]
         await latencies(client, run_queries, 20)  # warm up
+        cpu0 = cpu_s(server)
         runs_ms = await latencies(client, run_queries, args.requests)
-        res |= {"runs_list_p50_ms": pct(runs_ms, 50), "runs_list_p99_ms": pct(runs_ms, 99)}
+        cpu = cpu_s(server) - cpu0
+        res |= {
+            "runs_list_p50_ms": pct(runs_ms, 50),
+            "runs_list_p99_ms": pct(runs_ms, 99),
+            "runs_list_server_cpu_ms_per_request": cpu * 1000 / len(runs_ms),
+        }
+        for i, kind in enumerate(kinds):  # queries cycle through the kinds in this order
+            res[f"runs_list_{kind}_max_ms"] = max(runs_ms[i :: len(kinds)])
         for window in (24, 720):
             qs = [
                 (
-                    f"/api/v1/clusters/cluster-{rng.randint(1, args.history_clusters):04d}/health",
+                    f"/api/v1/clusters/cluster-{rng.randint(1, args.clusters):04d}/health",
                     {"window_hours": window},
                 )
                 for _ in range(50)
             ]
             await latencies(client, qs, 5)
+            cpu0 = cpu_s(server)
             ms = await latencies(client, qs, args.requests)
-            res |= {f"health_{window}h_p50_ms": pct(ms, 50), f"health_{window}h_p99_ms": pct(ms, 99)}
+            cpu = cpu_s(server) - cpu0
+            res |= {
+                f"health_{window}h_p50_ms": pct(ms, 50),
+                f"health_{window}h_p99_ms": pct(ms, 99),
+                f"health_{window}h_server_cpu_ms_per_request": cpu * 1000 / len(ms),
+            }
 
         now = dt.datetime.now(dt.UTC)
         bodies: list[bytes] = []
@@ -320,12 +427,11 @@ async def measure(base: str, args: argparse.Namespace, server_pid: int) -> dict[
                 done += int(resp.json()["accepted"])
             return done
 
-        server = psutil.Process(server_pid)
-        cpu0 = sum(server.cpu_times()[:2])
+        cpu0 = cpu_s(server)
         t0 = time.perf_counter()
         accepted = sum(await asyncio.gather(*(worker() for _ in range(args.clients))))
         elapsed = time.perf_counter() - t0
-        cpu = sum(server.cpu_times()[:2]) - cpu0
+        cpu = cpu_s(server) - cpu0
         res |= {
             "ingest_results_per_s": accepted / elapsed,
             "ingest_results": float(accepted),
@@ -349,7 +455,7 @@ async def bench_store(kind: str, args: argparse.Namespace, work: Path) -> dict[s
         import asyncpg
 
         u = make_url(base)
-        name = f"bench_{uuid.uuid4().hex[:8]}"
+        name = f"bench_center_api_{uuid.uuid4().hex[:8]}"
         conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database="postgres")
         await conn.execute(f'CREATE DATABASE "{name}"')
         await conn.close()
@@ -365,7 +471,7 @@ async def bench_store(kind: str, args: argparse.Namespace, work: Path) -> dict[s
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
             await wait_ready(probe, proc, work)
-        out |= await measure(f"http://127.0.0.1:{port}", args, proc.pid)
+        out |= await measure(f"http://127.0.0.1:{port}", args, proc.pid, url)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -383,10 +489,10 @@ async def main() -> None:
     p.add_argument("--cases", type=int, default=50)
     p.add_argument("--days", type=int, default=30, help="days of hourly rollups of every case")
     p.add_argument(
-        "--history-clusters",
+        "--hourly-hours",
         type=int,
-        default=100,
-        help="clusters with that rollup history (health is asked of these); all of them for the full size",
+        default=24,
+        help="hours of hourly rollups before the watermark (the first day of the window gets them too)",
     )
     p.add_argument("--raw-runs", type=int, default=1_000_000)
     p.add_argument("--raw-hours", type=int, default=24)
@@ -413,7 +519,8 @@ async def main() -> None:
             f"{kind}_ingest_results_per_s": [">=", 5000 if kind == "sqlite" else 20000],
         }
     params = vars(args) | {
-        "rollup_rows": args.history_clusters * args.cases * args.days * 24,
+        "daily_rollup_rows": args.clusters * args.cases * args.days,
+        "hourly_rollup_rows": args.clusters * args.cases * (args.hourly_hours + 24),
         "note": "client, server and database share the 2 cores",
     }
     path = write_result("center_api", params, results, targets)

@@ -10,6 +10,11 @@ the cluster's answer. Three measurements, in one run:
 2. spread: the same firings in 100 ms buckets, largest bucket over the mean;
 3. events: one change event per cluster to 3 clusters with every case bound; time until every
    bound case's run reached the runner.
+
+Because the machine may be shared, the JSON also holds the 1-minute load average (start and end)
+and load-independent figures: this process's CPU milliseconds per dispatched run
+(``cpu_ms_per_scheduled_dispatch``, ``cpu_ms_per_event_dispatch``) and the CPU share of the event
+fan-out's wall time (near 1: the time went to our own work; far below 1: waiting for the CPU).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
+import os
 import statistics
 import tempfile
 import time
@@ -128,10 +134,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             max_in_flight=64,
             poll_seconds=0.05,
         )
-        scheduler = Scheduler(store, refresh_seconds=args.interval * 1.5, on_run=dispatcher.wake)
+        scheduler = Scheduler(
+            store, refresh_seconds=args.interval * 1.5, on_run=dispatcher.wake, dispatcher=dispatcher
+        )
         tasks = [asyncio.create_task(dispatcher.run_forever()), asyncio.create_task(scheduler.run_forever())]
         try:
             # 1+2: one full interval of firings.
+            load_start = os.getloadavg()[0]
+            cpu_start = time.process_time()
             start = time.time()
             while time.time() - start < args.interval * 1.2 and len(recorder.called) < args.bindings:  # noqa: ASYNC110 (polling the recorder)
                 await asyncio.sleep(0.2)
@@ -139,6 +149,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             tasks[1].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tasks[1]
+            scheduled_cpu_s = time.process_time() - cpu_start
+            scheduled_dispatched = len(recorder.called)
             page = []
             cursor = None
             while True:
@@ -161,6 +173,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             mean = len(firing) / span_buckets
             # 3: a change event to 3 clusters, every bound case.
             before = set(recorder.called)
+            cpu_event = time.process_time()
             sent = time.time()
             want = 0
             for c in range(3):
@@ -177,6 +190,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 want += len(resp.json()["runs"])
             while len(set(recorder.called) - before) < want and time.time() - sent < 30:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
+            event_cpu_s = time.process_time() - cpu_event
             event_s = (
                 max(recorder.called[i] for i in set(recorder.called) - before) - sent
                 if want
@@ -196,6 +210,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "spread_max_over_mean": round(max(buckets.values()) / mean, 3),
         "event_runs": float(want),
         "event_fanout_s": round(event_s, 3),
+        # Load-independent figures: this process's CPU time (all threads) per dispatched run.
+        "cpu_ms_per_scheduled_dispatch": round(scheduled_cpu_s * 1000 / max(1, scheduled_dispatched), 3),
+        "event_fanout_cpu_s": round(event_cpu_s, 3),
+        "cpu_ms_per_event_dispatch": round(event_cpu_s * 1000 / max(1, want), 3),
+        "event_fanout_cpu_share": round(event_cpu_s / event_s, 3) if want and event_s > 0 else float("nan"),
+        "load_avg_1m_start": round(load_start, 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
 
 

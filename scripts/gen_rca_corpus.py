@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 R = random.Random(20261122)
@@ -119,7 +120,7 @@ CAUSES = {
                 f'pod {pod()} not created: Internal error occurred: failed calling webhook "{R.choice(["validation", "mutate", "check"])}.{R.choice(["gatekeeper.sh", "kyverno.svc", "istio.io"])}": failed to call webhook: Post "https://{svc()}.{ns()}.svc:443/validate?timeout={n()}s": dial tcp {ip()}:443: connect: connection refused'
             ),
             lambda: (
-                f'Internal error occurred: failed calling webhook "sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject": context deadline exceeded'
+                'Internal error occurred: failed calling webhook "sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject": context deadline exceeded'
             ),
             lambda: (
                 f'failed calling webhook "{svc()}": failed to call webhook: Post "https://127.0.0.1:1/validate?timeout={n()}s": no endpoints available for service "{svc()}"'
@@ -247,7 +248,7 @@ CAUSES = {
                 f'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "{R.randrange(16**12):012x}": plugin type="calico" failed (add): error getting ClusterInformation: connection is unauthorized'
             ),
             lambda: (
-                f"FailedCreatePodSandBox: Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+                "FailedCreatePodSandBox: Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = context deadline exceeded"
             ),
             lambda: (
                 f'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to reserve sandbox name "{pod()}_{ns()}": name is reserved'
@@ -369,8 +370,8 @@ CAUSES = {
         "any",
         [
             lambda: f"pod-lifecycle probe did not finish before its deadline (at {R.choice(STEPS['any'])})",
-            lambda: f"statefulset-lifecycle probe did not finish before its deadline (at scale-down)",
-            lambda: f"the case did not finish before its deadline and was killed",
+            lambda: "statefulset-lifecycle probe did not finish before its deadline (at scale-down)",
+            lambda: "the case did not finish before its deadline and was killed",
             lambda: f"pod kp-run-{n()} did not finish before the deadline; deleted",
         ],
     ),
@@ -384,6 +385,141 @@ CAUSES = {
         ],
     ),
 }
+
+#: More phrasings per cause (real kubelet, scheduler, apiserver, etcd, runtime and client message
+#: shapes), so that the benchmark can hold out whole phrasings and still have several to train on.
+MORE: dict[str, list[Callable[[], str]]] = {
+    "scheduling.insufficient_resources": [
+        lambda: f"Warning FailedScheduling default-scheduler 0/{(k := n())} nodes are available: {k} Insufficient nvidia.com/gpu.",
+        lambda: f"OutOfcpu: Node didn't have enough resource: cpu, requested: {n() * 100}, used: {n() * 100}, capacity: 4000",
+        lambda: f"pod {pod()} stays Pending: no node has enough free memory for the request ({n()}Gi)",
+    ],
+    "scheduling.taints": [
+        lambda: f"0/{(k := n())} nodes are available: {k} node(s) were unschedulable.",
+        lambda: f"FailedScheduling: {n()} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}.",
+        lambda: f"pod {pod()} not scheduled: every node is tainted {R.choice(['dedicated=infra', 'gpu=true'])}:NoSchedule and the pod has no toleration",
+    ],
+    "scheduling.affinity": [
+        lambda: f"0/{n()} nodes are available: {n()} Predicate NodeAffinity failed.",
+        lambda: f"pod {pod()} not scheduled: no node matches nodeSelector {{zone: {R.choice(['eu-1a', 'us-2b'])}}}",
+        lambda: f"0/{n()} nodes are available: {n()} node(s) had volume node affinity conflict.",
+    ],
+    "scheduling.no_nodes": [
+        lambda: f"daemonset probe: 0 nodes in the cluster; nothing to place (desired {0}, {n()}s)",
+        lambda: "no nodes registered with the API server: node list is empty",
+        lambda: f"0/0 nodes are available: cluster has no schedulable nodes after {n()}s",
+    ],
+    "scheduling.scheduler_down": [
+        lambda: f"kube-scheduler /healthz failed: dial tcp 127.0.0.1:10259: connect: connection refused; pod {pod()} Pending",
+        lambda: f"pod {pod()} has no nodeName after {n()}s and no FailedScheduling event: is the scheduler running?",
+        lambda: f"lease kube-system/kube-scheduler last renewed {n() + 60}s ago (duration 15s): no active scheduler",
+    ],
+    "admission.webhook_failure": [
+        lambda: f'Internal error occurred: failed calling webhook "{svc()}.{ns()}": failed to call webhook: Post "https://{svc()}.{ns()}.svc:443/mutate?timeout=10s": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+        lambda: f"admission webhook {svc()} is unreachable: service {ns()}/{svc()} has no endpoints; failurePolicy=Fail rejects every pod",
+        lambda: f'failed calling webhook "{svc()}": Post "https://{ip()}:9443/validate": EOF (webhook server closed the connection)',
+    ],
+    "admission.quota_exceeded": [
+        lambda: f'pods "{pod()}" is forbidden: failed quota: {R.choice(["compute", "team-quota"])}: must specify limits.cpu for: probe; limits.memory for: probe',
+        lambda: f"ResourceQuota {ns()}/{R.choice(['quota', 'pods'])} is full: used pods={(k := n())}, hard pods={k}",
+        lambda: f'persistentvolumeclaims "data-{n()}" is forbidden: exceeded quota: storage, requested: requests.storage=10Gi',
+    ],
+    "admission.policy_denied": [
+        lambda: f"ValidatingAdmissionPolicy '{R.choice(['require-labels', 'no-latest'])}' with binding 'b-{n()}' denied request: failed expression: object.metadata.labels.team != null",
+        lambda: f'pods "{pod()}" is forbidden: unable to validate against any security context constraint',
+        lambda: f'admission webhook "mutation.gatekeeper.sh" denied the request: policy {R.choice(["k8sallowedrepos", "k8srequiredprobes"])} forbids this pod',
+    ],
+    "apiserver.unavailable": [
+        lambda: "the server was unable to return a response in the time allotted, but may still be processing the request",
+        lambda: f"The connection to the server {ip()}:6443 was refused - did you specify the right host or port?",
+        lambda: f"https://{ip()}:6443: GET /api/v1/namespaces/{ns()}/pods: net/http: TLS handshake timeout",
+        lambda: "http2: server sent GOAWAY and closed the connection; LastStreamID=1999, ErrCode=NO_ERROR",
+    ],
+    "apiserver.throttled": [
+        lambda: f"Throttling request took {n() / 10:.1f}s, request: GET:https://{ip()}:6443/api/v1/pods?limit=500",
+        lambda: "rate: Wait(n=1) would exceed context deadline",
+        lambda: f"client-side throttling, not priority and fairness: waited {n()}s for {n() * 10} list calls",
+    ],
+    "etcd.unavailable": [
+        lambda: "etcdserver: request timed out, possibly due to previous leader failure",
+        lambda: "Timeout: request did not complete within requested timeout - context deadline exceeded (storage)",
+        lambda: f"etcd member {R.randrange(16**8):08x} is unhealthy: failed to commit proposal: context deadline exceeded",
+        lambda: "grpc: the client connection is closing: etcd client closed",
+    ],
+    "etcd.quota": [
+        lambda: f"etcd alarm: NOSPACE on member {R.randrange(16**16):016x}; writes are refused until the alarm is disarmed",
+        lambda: f"etcd backend size {n() + 8}GiB reached --quota-backend-bytes; compact and defragment",
+        lambda: "rpc error: code = ResourceExhausted desc = etcdserver: mvcc: database space exceeded",
+    ],
+    "node.not_ready": [
+        lambda: f"NodeNotReady: Node {node()} status is now: NodeNotReady",
+        lambda: f"node {node()}: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady",
+        lambda: f"node {node()}: PLEG is not healthy: pleg was last seen active {n()}m{n()}s ago; threshold is 3m0s",
+        lambda: f"Ready=False on node {node()} (reason KubeletNotReady) for {n()}m",
+    ],
+    "node.pressure": [
+        lambda: "Evicted: The node had condition: [DiskPressure].",
+        lambda: f"0/{n()} nodes are available: {n()} node(s) had untolerated taint {{node.kubernetes.io/memory-pressure: }}.",
+        lambda: f"node {node()} DiskPressure=True: kubelet has disk pressure; evicting pods from imagefs",
+    ],
+    "runtime.sandbox_failure": [
+        lambda: f'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox image "registry.k8s.io/pause:3.{n() % 10}": failed to pull image',
+        lambda: f'failed to setup network for sandbox "{R.randrange(16**12):012x}": plugin type="cilium-cni" failed (add): unable to connect to Cilium daemon',
+        lambda: f"pod {pod()} stuck ContainerCreating: sandbox creation failed {n()} times (cni plugin not initialized)",
+    ],
+    "runtime.image_pull": [
+        lambda: f'Failed to pull image "{R.choice(["quay.io", "ghcr.io"])}/team/probe:v{n()}": manifest unknown',
+        lambda: f'InvalidImageName: Failed to apply default image tag "Probe:{n()}": couldn\'t parse image reference',
+        lambda: f"ErrImageNeverPull: Container image \"probe:{n()}\" is not present with pull policy of Never",
+    ],
+    "runtime.crash": [
+        lambda: f"Liveness probe failed: HTTP probe failed with statuscode: 500; Container probe failed liveness probe, will be restarted ({n()} times)",
+        lambda: f"Last State: Terminated, Reason: Error, Exit Code: {R.choice([1, 2, 127])}; Restart Count: {n()}",
+        lambda: f"container probe in pod {pod()} keeps restarting: back-off {n()}s",
+    ],
+    "network.dns": [
+        lambda: f";; connection timed out; no servers could be reached (nslookup {svc()}.{ns()})",
+        lambda: f"lookup {svc()}.{ns()}.svc.cluster.local: NXDOMAIN",
+        lambda: f"coredns: {n()} of {n() + 60} queries failed: read udp {ip()}:53: i/o timeout",
+    ],
+    "network.connection": [
+        lambda: f'Get "http://{ip()}:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+        lambda: f"pod-to-pod probe: {ip()} -> {ip()}:80 failed: EOF",
+        lambda: f"service kp-svc-{n()}: {n()} of {n() + 5} requests failed: connect: connection timed out",
+    ],
+    "controller.stalled": [
+        lambda: f'deployment "kp-dep-{n()}" exceeded its progress deadline',
+        lambda: f"ReplicaFailure: replicaset kp-dep-{R.randrange(16**6):06x} created 0 of {n()} pods in {n()}s",
+        lambda: f"statefulset kp-sts-{n()}: currentRevision stays {n()} and updatedReplicas 0 after {n()}s",
+    ],
+    "storage.volume": [
+        lambda: f'Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data kube-api-access-{R.randrange(16**5):05x}]: timed out waiting for the condition',
+        lambda: 'waiting for a volume to be created, either by external provisioner "ebs.csi.aws.com" or manually created by system administrator',
+        lambda: f"ProvisioningFailed: failed to provision volume with StorageClass \"{R.choice(['gp3', 'standard'])}\": rpc error: code = ResourceExhausted",
+    ],
+    "certificate.expired": [
+        lambda: "remote error: tls: expired certificate",
+        lambda: f"certificate kp-tls-{n()} in {ns()} has expired (notAfter 2026-0{R.randrange(1, 9)}-01)",
+        lambda: f"kubelet serving certificate on {node()} expired {n()} days ago; TLS handshake fails",
+    ],
+    "auth.forbidden": [
+        lambda: "the server has asked for the client to provide credentials",
+        lambda: f'namespaces "{ns()}" is forbidden: User "system:anonymous" cannot get resource "namespaces"',
+        lambda: f"RBAC: access denied for serviceaccount kp-case-{n()} (no RoleBinding grants list on pods)",
+    ],
+    "probe.timeout": [
+        lambda: f"run kp-run-{n()}: report refused: run passed its deadline (HTTP 410)",
+        lambda: f"probe exceeded its {n() * 10}s timeout at step {R.choice(STEPS['any'])} and was cancelled",
+        lambda: "deadline exceeded: the case was killed at its deadline before reporting",
+    ],
+    "unknown": [
+        lambda: f"json: cannot unmarshal string into Go value of type int (field {R.choice(['count', 'port'])})",
+        lambda: "assertion failed: expected 3 items, got 2",
+        lambda: f"probe returned ok=false without a reason (exit {n()})",
+    ],
+}
+PROBES = ["pod-lifecycle", "deployment-rollout", "statefulset-lifecycle", "node", "etcd", "service", "apiserver"]
+
 EVENTS = {
     "scheduling": ["Warning FailedScheduling"],
     "admission": [],
@@ -396,18 +532,22 @@ EVENTS = {
 
 
 def sample(cause: str) -> dict[str, object]:
-    kind, phrasings = CAUSES[cause]
+    kind, base = CAUSES[cause]
+    phrasings = [*base, *MORE[cause]]
     phrasing = R.randrange(len(phrasings))
     message = phrasings[phrasing]()
+    step = R.choice(STEPS[kind])
+    if R.random() < 0.4 and "probe failed" not in message:  # how the built-in cases wrap a failure
+        message = f"{R.choice(PROBES)} probe failed at {step}: {message}"
     events = next(
         (R.sample(v, k=min(len(v), R.randrange(0, 2))) for k, v in EVENTS.items() if cause.startswith(k)), []
     )
-    row = {"step": R.choice(STEPS[kind]), "messages": [message], "events": events, "cause": cause}
+    row = {"step": step, "messages": [message], "events": events, "cause": cause}
     return {**row, "phrasing": phrasing}
 
 
 def main() -> None:
-    rows = [sample(cause) for cause in CAUSES for _ in range(48)]
+    rows = [sample(cause) for cause in CAUSES for _ in range(64)]
     R.shuffle(rows)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("".join(json.dumps(r) + "\n" for r in rows))

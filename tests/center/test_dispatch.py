@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 
 from kubeprobe.cases.registry import builtin_registry
 from kubeprobe.center.builtin import builtin_templates
-from kubeprobe.center.credentials import load_secret_box
+from kubeprobe.center.credentials import SecretBox, load_secret_box
 from kubeprobe.center.dispatch import Dispatcher
 from kubeprobe.center.scheduling import Scheduler
 from kubeprobe.center.settings import CenterSettings
@@ -30,11 +31,14 @@ from kubeprobe.center.store.database import Store
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.runners.local import LocalRunner
+from kubeprobe.runners.pod import NAMESPACE, RUN_LABEL, PodRunner, sweep
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
 from tests.center.server import running_center
 
 TOKEN = "kp_dispatch-test-admin"
+RUN_PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
+NOT_DONE = ("pending", "dispatched", "running")
 
 
 @dataclass
@@ -43,6 +47,14 @@ class Center:
     http: httpx.AsyncClient
     dispatcher: Dispatcher
     store: Store
+    box: SecretBox
+    task: asyncio.Task[None]
+
+    async def stop_dispatcher(self) -> None:
+        """Stop the fixture's (local) dispatcher, for tests that bring their own."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
 
     async def run(self, case: str, cluster: str = "sandbox", timeout: float = 120) -> dict[str, Any]:
         resp = await self.http.post("/api/v1/runs", json={"case": case, "cluster": cluster})
@@ -67,9 +79,10 @@ async def center(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[Center]:
     with running_center(settings, builtin_templates()) as url:
         store = Store.connect(settings.resolved_database_url())
         builtin = frozenset(t.name for t in builtin_registry().all())
+        box = load_secret_box(settings)
         dispatcher = Dispatcher(
             store,
-            load_secret_box(settings),
+            box,
             report_base_url=url,
             local=LocalRunner(builtin),
             runner_mode="local",
@@ -83,7 +96,7 @@ async def center(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[Center]:
             )
             assert resp.status_code == 201, resp.text
             try:
-                yield Center(url, http, dispatcher, store)
+                yield Center(url, http, dispatcher, store, box, task)
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -239,6 +252,177 @@ async def test_restart_reconciles_in_flight_runs(center: Center) -> None:
     run = await center.finished(run_id, timeout=5)
     assert run["state"] == "error"
     assert "center restarted" in run["messages"][0]
+
+
+PROBE_RULES = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+
+
+async def _pod_template(center: Center) -> None:
+    """A case run as a pod (sandbox pods never run it: the test plays its kubelet and its report)."""
+    bad = await center.http.post(
+        "/api/v1/templates",
+        json={
+            "name": "pod-case",
+            "kind": "probe",
+            "image": "example/probe:1",
+            "rbac_rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "Sudo"]}],
+        },
+    )
+    assert bad.status_code == 422
+    assert "rbac_rules[0].verbs[1]" in bad.text
+    resp = await center.http.post(
+        "/api/v1/templates",
+        json={"name": "pod-case", "kind": "probe", "image": "example/probe:1", "rbac_rules": PROBE_RULES},
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["rbac_rules"] == PROBE_RULES
+    resp = await center.http.post("/api/v1/cases", json={"name": "pod-case", "template": "pod-case"})
+    assert resp.status_code == 201, resp.text
+
+
+def _pod_dispatcher(center: Center) -> Dispatcher:
+    return Dispatcher(
+        center.store,
+        center.box,
+        report_base_url=center.url,
+        local=LocalRunner(),
+        pod=PodRunner(poll_seconds=0.2),
+        runner_mode="auto",
+        max_in_flight=20,
+        poll_seconds=0.1,
+    )
+
+
+async def _run_pod(kube: KubeClient, run_id: str) -> dict[str, Any]:
+    pods = await wait_for(
+        lambda: kube.list_all(RUN_PODS, labelSelector=f"{RUN_LABEL}={run_id}"),
+        bool,
+        timeout=30,
+        what="run pod",
+    )
+    return dict(pods[0])
+
+
+async def _play_case_and_kubelet(center: Center, kube: KubeClient, pod: dict[str, Any]) -> None:
+    """What the case's container would do (report with its run's token), then the kubelet (exit 0)."""
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    async with httpx.AsyncClient(timeout=30) as plain:
+        report = await plain.post(
+            env["KUBEPROBE_REPORT_URL"],
+            json={"ok": True, "steps": [{"name": "check", "ok": True, "duration_ms": 1.0}]},
+            headers={"Authorization": f"Bearer {env['KUBEPROBE_REPORT_TOKEN']}"},
+        )
+    assert report.status_code == 200, report.text
+    terminated = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    status = {"name": "case", "image": "example/probe:1", "imageID": "", "ready": False, "restartCount": 0}
+    await kube.patch(
+        f"{RUN_PODS}/{pod['metadata']['name']}/status",
+        {"status": {"phase": "Succeeded", "containerStatuses": [{**status, "state": terminated}]}},
+        "strategic",
+    )
+
+
+async def test_restart_adopts_pod_runs_and_ends_the_others(center: Center, kube: KubeClient) -> None:
+    await center.stop_dispatcher()
+    await _pod_template(center)
+    first = _pod_dispatcher(center)
+    task = asyncio.create_task(first.run_forever())
+    resp = await center.http.post("/api/v1/runs", json={"case": "pod-case", "cluster": "sandbox"})
+    adopted_id = resp.json()["id"]
+    first.wake.set()
+    pod = await _run_pod(kube, adopted_id)
+    role = await kube.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/kubeprobe:case:pod-case")
+    assert role["rules"] == PROBE_RULES
+    # A second run that was claimed, but whose pod was never made (the center died in between).
+    resp = await center.http.post("/api/v1/runs", json={"case": "pod-case", "cluster": "sandbox"})
+    orphan_id = resp.json()["id"]
+    # The center stops: its pod runs keep running in the cluster, their runs stay in flight.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert [c.request.run_id for c in await first.claim(10)] == [orphan_id]
+    assert (await _get(center.http, f"/api/v1/runs/{adopted_id}"))["state"] == "dispatched"
+    assert await kube.list_all(RUN_PODS, labelSelector=f"{RUN_LABEL}={adopted_id}")
+    # A new center starts: it adopts the run whose pod lives and ends the other with the reason.
+    second = _pod_dispatcher(center)
+    task = asyncio.create_task(second.run_forever())
+    try:
+        orphan = await center.finished(orphan_id, timeout=30)
+        assert orphan["state"] == "error"
+        assert orphan["messages"] == ["the center restarted and the run's pod no longer exists"]
+        await _play_case_and_kubelet(center, kube, pod)
+        adopted = await wait_for(  # the report ends the run; the adopting runner then adds its view
+            lambda: _get(center.http, f"/api/v1/runs/{adopted_id}"),
+            lambda r: "runner" in r["details"],
+            timeout=60,
+            what="adopted run followed to its end",
+        )
+        assert adopted["state"] == "succeeded", adopted
+        assert adopted["details"]["runner"]["end"] == "exited"
+        await wait_for(  # the adopting runner cleaned up
+            lambda: kube.list_all(RUN_PODS, labelSelector=f"{RUN_LABEL}={adopted_id}"),
+            lambda p: not p,
+            timeout=30,
+            what="adopted pod removed",
+        )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sweep(kube, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))  # if the test failed
+
+
+async def test_no_object_left_after_100_pod_runs(center: Center, kube: KubeClient) -> None:
+    await center.stop_dispatcher()
+    await _pod_template(center)
+    dispatcher = _pod_dispatcher(center)
+    task = asyncio.create_task(dispatcher.run_forever())
+    played: set[str] = set()
+    ids: list[str] = []
+    await sweep(kube, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))  # what earlier tests left
+
+    async def kubelet() -> None:  # plays the case and the kubelet for every run pod that appears
+        while True:
+            for pod in await kube.list_all(RUN_PODS, labelSelector=RUN_LABEL):
+                name = pod["metadata"]["name"]
+                mine = pod["metadata"]["labels"][RUN_LABEL] in ids
+                if mine and name not in played and not pod["metadata"].get("deletionTimestamp"):
+                    played.add(name)
+                    await _play_case_and_kubelet(center, kube, pod)
+            await asyncio.sleep(0.2)
+
+    player = asyncio.create_task(kubelet())
+    try:
+        for _ in range(100):
+            resp = await center.http.post("/api/v1/runs", json={"case": "pod-case", "cluster": "sandbox"})
+            assert resp.status_code == 201, resp.text
+            ids.append(resp.json()["id"])
+        dispatcher.wake.set()
+        page = await wait_for(
+            lambda: _get(center.http, "/api/v1/runs?case=pod-case&limit=200"),
+            lambda p: len(p["items"]) == 100 and all(r["state"] not in NOT_DONE for r in p["items"]),
+            timeout=300,
+            what="100 pod runs done",
+        )
+
+        async def in_flight() -> int:  # reports end runs; the runner then still cleans up
+            return dispatcher.in_flight
+
+        await wait_for(in_flight, lambda n: n == 0, timeout=60, what="runners done")
+    finally:
+        for t in (player, task):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+    assert {r["state"] for r in page["items"]} == {"succeeded"}, [r["messages"] for r in page["items"]][:3]
+    # Nothing of a run is left; only the scaffolding (namespace, ServiceAccount, RBAC) stays.
+    for path in ("/api/v1/pods", "/api/v1/configmaps", "/api/v1/secrets", "/api/v1/services"):
+        assert await kube.list_all(path, labelSelector=RUN_LABEL) == [], path
+    assert await kube.list_all(RUN_PODS) == []
+    configmaps = await kube.list_all("/api/v1/namespaces/kubeprobe-system/configmaps")
+    assert {c["metadata"]["name"] for c in configmaps} <= {"kube-root-ca.crt"}
+    managed = await kube.list_all("/api/v1/namespaces/kubeprobe-system/serviceaccounts")
+    assert "kp-case-pod-case" in {a["metadata"]["name"] for a in managed}
 
 
 async def test_no_objects_left_after_many_runs(center: Center, kube: KubeClient) -> None:

@@ -7,9 +7,25 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.store.common import encode_cursor
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.rollups import apply_retention, percentile, roll_up
-from kubeprobe.center.store.tables import Rollup, Run, RunStep
+from kubeprobe.center.store.rollups import (
+    apply_retention,
+    bucket_of,
+    bucket_percentile,
+    final_days_end,
+    floor_day,
+    percentile,
+    roll_up,
+)
+from kubeprobe.center.store.tables import (
+    BUCKET_COLUMNS,
+    LATENCY_BUCKETS_MS,
+    DailyRollup,
+    Rollup,
+    Run,
+    RunStep,
+)
 from tests.center.conftest import ADMIN_TOKEN, Client
 from tests.center.helpers import ok, result, seed
 
@@ -53,6 +69,14 @@ async def test_batched_ingestion_is_idempotent_and_listed(api: Client, store: St
         page = await ok(await admin.get("/api/v1/runs", params={"limit": 7, "cursor": page["next"]}))
         seen += [r["id"] for r in page["items"]]
     assert seen == [f"{i:032x}" for i in range(30)]  # newest first, each once
+
+    # a cursor that decodes but names no time: 422, never a 500
+    forged = encode_cursor("yesterday", "x")
+    resp = await admin.get("/api/v1/runs", params={"cursor": forged})
+    assert resp.status_code == 422
+    assert resp.json()["field"] == "cursor"
+    naive = encode_cursor("2026-01-01T00:00:00", "x")
+    assert (await admin.get("/api/v1/runs", params={"cursor": naive})).status_code == 422
 
     failed = await ok(await admin.get("/api/v1/runs", params={"state": "failed", "cluster": "c0"}))
     assert {r["id"] for r in failed["items"]} == {f"{i:032x}" for i in range(0, 30, 6)}
@@ -113,9 +137,78 @@ async def test_health_rollups_and_retention(api: Client, store: Store, settings:
         assert again <= 3
         runs, rollups = await apply_retention(s, NOW, raw_days=7, rollup_days=10)
     assert runs == 1  # the 20-day-old run
-    assert rollups == 1  # and its rollup
+    assert rollups == 2  # and its hourly and daily rollups
     async with store.transaction() as s:
         assert (await s.execute(select(func.count()).select_from(Run))).scalar_one() == 13
+
+
+async def test_month_health_sums_days_and_hours_exactly(api: Client, store: Store) -> None:
+    """Whole days come from daily rollups, the edges from hourly ones, the last hour from raw runs;
+    together they give what the raw runs themselves say."""
+    admin = api(ADMIN_TOKEN)
+    await seed(admin, clusters=2)
+    batch, expect = [], []
+    for i in range(120):  # 1-3 per hour every few hours over ~26 days, durations over many buckets
+        finished = NOW - dt.timedelta(minutes=317 * (i // 3) + 7 * (i % 3) + 1)
+        state = "failed" if i % 7 == 0 else "error" if i % 11 == 0 else "succeeded"
+        ms = float((i * 37) % 3000 + 1)
+        batch.append(result("pod", "c0", state, finished, ms=ms))
+        expect.append((state, ms))
+    batch.append(result("pod", "c1", "succeeded", NOW - dt.timedelta(days=3)))  # another cluster
+    await ok(await admin.post("/api/v1/results", json={"results": batch}), 202)
+    async with store.transaction() as s:
+        await roll_up(s, NOW)
+    async with store.transaction() as s:
+        hourly = (await s.execute(select(Rollup).where(Rollup.cluster_id == 1))).scalars().all()
+        daily = (await s.execute(select(DailyRollup).where(DailyRollup.cluster_id == 1))).scalars().all()
+    assert len(daily) < len(hourly)
+    by_hour: dict[dt.datetime, list[float]] = {}
+    for b, (_, ms) in zip(batch, expect, strict=False):
+        finished = dt.datetime.fromisoformat(b["finished"])
+        by_hour.setdefault(finished.replace(minute=0, second=0, microsecond=0), []).append(ms)
+    for h in hourly:  # exact nearest-rank percentiles, computed in the database
+        values = sorted(by_hour[h.hour])
+        assert (h.runs, h.max_ms) == (len(values), values[-1])
+        assert (h.p50_ms, h.p95_ms, h.p99_ms) == tuple(percentile(values, q) for q in (50, 95, 99))
+    final = final_days_end(NOW.replace(minute=0, second=0))  # later days: health reads their hours
+    assert all(d.day < final for d in daily)
+    for column in ("runs", "failures", "errors", *BUCKET_COLUMNS):  # each day is the sum of its hours
+        per_day: dict[dt.datetime, int] = {}
+        for h in hourly:
+            if h.hour < final:
+                per_day[floor_day(h.hour)] = per_day.get(floor_day(h.hour), 0) + getattr(h, column)
+        assert per_day == {d.day: getattr(d, column) for d in daily}, column
+
+    health = await ok(await admin.get("/api/v1/clusters/c0/health", params={"window_hours": 720}))
+    pod = next(c for c in health["cases"] if c["case"] == "pod")
+    durations = sorted(ms for _, ms in expect)
+    fails = sum(s == "failed" for s, _ in expect)
+    errs = sum(s == "error" for s, _ in expect)
+    assert (pod["runs"], pod["failures"], pod["errors"]) == (len(expect), fails, errs)
+    assert abs(pod["success_ratio"] - (len(expect) - errs - fails) / (len(expect) - errs)) < 1e-9
+    assert abs(pod["latency_avg_ms"] - sum(durations) / len(durations)) < 1e-6
+    assert pod["latency_max_ms"] == durations[-1]
+    p95 = percentile(durations, 95)
+    assert pod["latency_p95_ms"] == min(LATENCY_BUCKETS_MS[bucket_of(p95)], durations[-1])
+
+    # a window that starts mid-day: its first hours come from hourly rollups only
+    hours = 24 * 10 + 7
+    part = await ok(await admin.get("/api/v1/clusters/c0/health", params={"window_hours": hours}))
+    since = NOW.replace(minute=0, second=0) - dt.timedelta(hours=hours)
+    inside = [b for b in batch[:-1] if dt.datetime.fromisoformat(b["finished"]) >= since]
+    assert next(c for c in part["cases"] if c["case"] == "pod")["runs"] == len(inside)
+
+
+def test_bucket_percentile() -> None:
+    counts = [0.0] * len(BUCKET_COLUMNS)
+    for ms in (5, 20, 20, 90, 4000):
+        counts[bucket_of(ms)] += 1
+    assert bucket_percentile(counts, 50) == 25  # the 3rd of 5 is 20 ms: bucket (10, 25]
+    assert bucket_percentile(counts, 95, max_ms=4000) == 4000  # bucket (2500, 5000], capped at max
+    assert bucket_percentile([0.0] * len(BUCKET_COLUMNS), 95) is None
+    assert bucket_of(10) == 0
+    assert bucket_of(10.001) == 1
+    assert bucket_of(10**9) == len(BUCKET_COLUMNS) - 1
 
 
 def test_percentile_nearest_rank() -> None:

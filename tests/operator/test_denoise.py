@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from kubeprobe.operator.denoise import Denoiser, Outcome, Rules
@@ -77,3 +80,23 @@ def test_success_ratio_counts_decided_runs() -> None:
 def test_bad_rules_say_what_is_wrong(kwargs: dict[str, int], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         Rules(**kwargs)
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 17])
+def test_window_counts_kept_up_to_date_match_a_recount(window: int) -> None:
+    """The O(1) bookkeeping equals counting the window again after every outcome (errors included)."""
+    rng = random.Random(window)
+    rules = Rules(failures=window, window=window, successes=2, flap_changes=1000)
+    d = Denoiser(rules)
+    outcomes: list[Outcome] = []
+    for _ in range(3000):
+        o: Outcome = rng.choice(["ok", "ok", "failed", "error"])
+        previous = d.state
+        d.observe(o)
+        outcomes.append(o)
+        if previous == "failing" and d.state == "healthy":  # recovery forgets the window
+            outcomes = ["ok"] * min(d.consecutive_successes, window)
+        recent = outcomes[-window:]
+        decided = [x for x in recent if x != "error"]
+        assert d._failed == recent.count("failed")
+        assert d._alternations == sum(1 for a, b in itertools.pairwise(decided) if a != b)

@@ -1,4 +1,4 @@
-"""Two replicas probe each config once (kopf peering); in-cluster login with the manifests' RBAC."""
+"""Two replicas probe each config once (kopf peering)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient, resource_path
-from kubeprobe.kube.config import load_kubeconfig
 from kubeprobe.kube.waiting import wait_for
-from kubeprobe.operator.install import MANIFESTS, install, manifest
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.operator.conftest import CenterServer
 from tests.operator.operator_process import (
@@ -74,66 +72,6 @@ async def test_two_replicas_one_probes_the_other_takes_over(
     finally:
         for op in replicas.values():
             await op.stop()
-        await drop_finalizers(kube, namespace)
-
-
-async def test_in_cluster_login_with_the_manifests_rbac(
-    sandbox: Sandbox, crd: KubeClient, namespace: str, center: CenterServer, tmp_path: Path
-) -> None:
-    """The operator as the Deployment runs it: service account files, no kubeconfig, our ClusterRole."""
-    kube = crd
-    await install(kube, MANIFESTS)  # with the Deployment: the API server accepts every manifest
-    (deployment,) = manifest("deployment.yaml")
-    got = await kube.get(resource_path("apps/v1", "deployments", "kubeprobe-system", "kubeprobe-operator"))
-    assert got["spec"]["replicas"] == deployment["spec"]["replicas"] == 2
-    await kube.patch(
-        resource_path("apps/v1", "deployments", "kubeprobe-system", "kubeprobe-operator"),
-        {"spec": {"replicas": 0}},
-    )  # pods never run in the sandbox; the operator runs here as a process with the pod's identity
-    token = await kube.create(
-        resource_path("v1", "serviceaccounts", "kubeprobe-system", "kubeprobe-operator", "token"),
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 3600},
-        },
-    )
-    sa = tmp_path / "serviceaccount"
-    sa.mkdir()
-    (sa / "token").write_text(token["status"]["token"])
-    conn = load_kubeconfig(sandbox.kubeconfig)
-    assert conn.ca_pem
-    (sa / "ca.crt").write_bytes(conn.ca_pem)
-    host, port = conn.server.removeprefix("https://").rsplit(":", 1)
-    op = OperatorProcess(
-        Path("/nonexistent"),
-        center,
-        tmp_path / "buf.db",
-        tmp_path / "op.log",
-        namespace=namespace,
-        env={
-            "KUBEPROBE_SERVICE_ACCOUNT_DIR": str(sa),
-            "KUBERNETES_SERVICE_HOST": host,
-            "KUBERNETES_SERVICE_PORT": port,
-        },
-    )
-    op.args[op.args.index("--kubeconfig") : op.args.index("--kubeconfig") + 2] = []
-    op.env.pop("KUBECONFIG", None)
-    op.start()
-    try:
-        for name, probe in (("read", "apiserver-read"), ("write", "apiserver-write"), ("watch", "watch")):
-            await create_config(
-                kube, namespace, probe_config(name, probe, intervalSeconds=1, timeoutSeconds=1)
-            )
-        for name in ("read", "write", "watch"):
-            await wait_for(
-                lambda name=name: get_config(kube, namespace, name),
-                lambda c: (c.get("status") or {}).get("state") == "healthy",
-                timeout=90,
-                what=f"{name} healthy as the service account",
-            )
-    finally:
-        await op.stop()
         await drop_finalizers(kube, namespace)
 
 

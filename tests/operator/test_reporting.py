@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubeprobe.operator.bucket import TokenBucket
 from kubeprobe.operator.buffer import ReportBuffer
-from kubeprobe.operator.denoise import Transition
+from kubeprobe.operator.denoise import Outcome, Transition
 from kubeprobe.operator.loop import ProbeLoop, jitter_of
 from kubeprobe.operator.probes import Probe
 from kubeprobe.operator.reporting import Outlet, Stats, percentile
@@ -82,9 +82,10 @@ def test_loop_record_reports_change_at_once_and_summary(tmp_path: Path) -> None:
         "ns", "cfg", {"probe": "apiserver-read", "intervalSeconds": 1, "summaryIntervalSeconds": 5}
     )
     out = Outlet(spec, "c0", ReportBuffer(tmp_path / "b.db"), TokenBucket(100, 100, clock), clock=clock)
-    loop = ProbeLoop(spec, Probe(spec, None), out, clock=clock)  # type: ignore[arg-type]
-    for i, outcome in enumerate(["ok", "ok", "failed", "failed", "failed", "ok"]):
-        loop.record(outcome, 3.0, "" if outcome == "ok" else "down", T0 + dt.timedelta(seconds=i))
+    loop = ProbeLoop(spec, Probe(spec, None), out)  # type: ignore[arg-type]
+    outcomes: list[Outcome] = ["ok", "ok", "failed", "failed", "failed", "ok"]
+    for i, outcome in enumerate(outcomes):
+        loop.record(outcome, 3.0, "" if outcome == "ok" else "down", T0.timestamp() + i)
     kinds = [(p.body["kind"], p.body["state"]) for p in out.buffer.peek(100)]
     assert kinds == [
         ("state", "healthy"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 
@@ -155,3 +156,65 @@ async def test_sweeper_removes_what_a_crash_left(sandbox: Sandbox, kube: KubeCli
     cleaned = await sweep(kube, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     assert req.run_id in cleaned
     await _gone(kube, req.run_id)
+
+
+async def _allowed(kube: KubeClient, account: str, verb: str, resource: str, group: str = "") -> bool:
+    """Ask the API server (SubjectAccessReview) whether the ServiceAccount may do this."""
+    review = await kube.create(
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": f"system:serviceaccount:{NAMESPACE}:{account}",
+                "groups": [
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{NAMESPACE}",
+                    "system:authenticated",
+                ],
+                "resourceAttributes": {
+                    "verb": verb,
+                    "resource": resource,
+                    "group": group,
+                    "namespace": "default",
+                },
+            },
+        },
+    )
+    return bool(review["status"].get("allowed"))
+
+
+async def test_the_templates_account_may_do_exactly_what_it_declares(
+    sandbox: Sandbox, kube: KubeClient
+) -> None:
+    rules = (
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create"]},
+    )
+    case = dataclasses.replace(CASE, template="rbac-exact", rbac_rules=rules)
+    req = dataclasses.replace(request(sandbox, seconds=3), case=case)
+    runner = PodRunner()
+    assert (await runner.run(req)).state == "timed_out"
+    account = "kp-case-rbac-exact"
+    for verb, resource, group in (
+        ("get", "configmaps", ""),
+        ("list", "configmaps", ""),
+        ("create", "deployments", "apps"),
+    ):
+        assert await _allowed(kube, account, verb, resource, group), (verb, resource)
+    for verb, resource, group in (
+        ("create", "configmaps", ""),
+        ("delete", "configmaps", ""),
+        ("get", "secrets", ""),
+        ("list", "pods", ""),
+        ("get", "deployments", "apps"),
+        ("delete", "deployments", "apps"),
+        ("create", "clusterroles", "rbac.authorization.k8s.io"),
+    ):
+        assert not await _allowed(kube, account, verb, resource, group), (verb, resource)
+    # The template drops its rules: the account may do nothing any more.
+    bare = dataclasses.replace(
+        req, run_id=f"pr-{uuid.uuid4().hex[:10]}", case=dataclasses.replace(case, rbac_rules=())
+    )
+    assert (await PodRunner().run(bare)).state == "timed_out"
+    assert not await _allowed(kube, account, "get", "configmaps")

@@ -14,13 +14,32 @@ from sqlalchemy import select
 
 from kubeprobe.cases.registry import builtin_registry
 from kubeprobe.center.auth import Principal
-from kubeprobe.center.schemas import CaseIn, TemplateIn
+from kubeprobe.center.schemas import CaseIn, PolicyRule, TemplateIn
 from kubeprobe.center.store.catalog import create_case, create_template
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tables import Case, CaseTemplate
+from kubeprobe.model import CaseKind
 
 log = logging.getLogger(__name__)
 CENTER = Principal("center", "admin")
+_RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_READ = ["get", "list", "watch"]
+#: What the built-in probes do in a cluster (the union over them: they share one anchor scheme).
+PROBE_RULES = [
+    PolicyRule(apiGroups=[""], resources=["configmaps", "pods", "services", "namespaces"], verbs=_RW),
+    PolicyRule(apiGroups=[""], resources=["pods/log", "nodes", "events", "endpoints"], verbs=_READ),
+    PolicyRule(apiGroups=[""], resources=["secrets"], verbs=["get"]),
+    PolicyRule(apiGroups=["apps"], resources=["deployments", "statefulsets"], verbs=_RW),
+    PolicyRule(apiGroups=["apps"], resources=["replicasets"], verbs=_READ),
+    PolicyRule(apiGroups=["discovery.k8s.io"], resources=["endpointslices"], verbs=_READ),
+    PolicyRule(apiGroups=["coordination.k8s.io"], resources=["leases"], verbs=["get", "list"]),
+]
+#: Inspections read every resource (the catalog lists each kind once) and write nothing but the
+#: run's anchor ConfigMap.
+INSPECTION_RULES = [
+    PolicyRule(apiGroups=["*"], resources=["*"], verbs=["get", "list"]),
+    PolicyRule(apiGroups=[""], resources=["configmaps"], verbs=["create", "delete"]),
+]
 
 
 def builtin_templates() -> list[TemplateIn]:
@@ -34,6 +53,7 @@ def builtin_templates() -> list[TemplateIn]:
             params_schema=t.param_schema(),
             timeout_seconds=t.timeout_seconds,
             description=t.description[:4096],
+            rbac_rules=PROBE_RULES if t.kind == CaseKind.PROBE else INSPECTION_RULES,
         )
         for t in builtin_registry().all()
     ]

@@ -15,29 +15,53 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, hash_token, new_token
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.store.common import utcnow
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.status import update_status
-from kubeprobe.center.store.tables import Case, CaseTemplate, Cluster, Run
+from kubeprobe.center.store.tables import Case, CaseTemplate, Cluster, Run, table_of
+from kubeprobe.kube.client import KubeClient
+from kubeprobe.kube.config import parse_kubeconfig
+from kubeprobe.kube.errors import KubeError
 from kubeprobe.model import CaseKind, CaseSpec, RunState
 from kubeprobe.runners.base import RunEnd, Runner, RunnerError, RunRequest
-from kubeprobe.runners.pod import PodRunner
+from kubeprobe.runners.pod import PodRunner, sweep
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (str(RunState.DISPATCHED), str(RunState.RUNNING))
+FINISH_BATCH = 500
+#: What a run request needs, read as plain columns (no ORM objects on the hot path).
+CLAIM_COLUMNS = (
+    Run.id.label("run_id"),
+    Run.deadline,
+    Case.name.label("case_name"),
+    Case.params,
+    CaseTemplate.name.label("template_name"),
+    CaseTemplate.kind,
+    CaseTemplate.timeout_seconds,
+    CaseTemplate.entry_point,
+    CaseTemplate.image,
+    CaseTemplate.command,
+    CaseTemplate.rbac_rules,
+    Cluster.id.label("cluster_id"),
+    Cluster.name.label("cluster_name"),
+    Cluster.updated.label("cluster_updated"),
+    Cluster.credentials,
+)
 
 
 @dataclass(frozen=True)
 class Claimed:
     request: RunRequest
-    runner: str  # "local" or "pod"
+    runner: str  # "local", "pod", or "adopt" (a pod run started by an earlier center)
 
 
 class Dispatcher:
@@ -54,6 +78,7 @@ class Dispatcher:
         poll_seconds: float = 0.2,
         max_in_flight: int = 16,
         runner_mode: str = "auto",
+        sweep_seconds: float = 300.0,
     ) -> None:
         """``runner_mode``: ``auto`` runs image cases as pods and the rest locally; ``local`` runs
         every case here (an image case's command as a local process: how the sandbox demo and the
@@ -67,6 +92,11 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self.runner_mode = runner_mode
         self._tasks: set[asyncio.Task[None]] = set()
+        self.sweep_seconds = sweep_seconds
+        self._pod_clusters: dict[str, str] = {}  # cluster → kubeconfig, where pod runs went
+        self._credentials: dict[int, tuple[dt.datetime, str]] = {}
+        self._ends: asyncio.Queue[tuple[str, RunEnd]] = asyncio.Queue()
+        self._finisher: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
@@ -74,6 +104,8 @@ class Dispatcher:
             await self.reconcile()
         except Exception:
             log.exception("reconciling in-flight runs failed; continuing")
+        sweeper = asyncio.create_task(self.sweep_forever(), name="sweeper")
+        self._finisher = asyncio.create_task(self._finish_forever(), name="finisher")
         try:
             while True:
                 free = self.max_in_flight - len(self._tasks)
@@ -83,142 +115,301 @@ class Dispatcher:
                     log.exception("claiming pending runs failed; retrying")
                     batch = []
                     await asyncio.sleep(2)
-                if batch:
-                    for claimed in batch:
-                        task = asyncio.create_task(self.execute(claimed))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
+                self.launch(batch)
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
         finally:
+            sweeper.cancel()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):  # write the ends still queued
+                await asyncio.wait_for(self._ends.join(), 10)
+            self._finisher.cancel()
+            await asyncio.gather(self._finisher, return_exceptions=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Runs this dispatcher is executing (or following) now."""
+        return len(self._tasks)
+
+    async def sweep_forever(self) -> None:
+        """Every ``sweep_seconds``, remove what crashed runs left in the clusters pod runs went to
+        (anchors past their deadline, and so their pods; see :func:`kubeprobe.runners.pod.sweep`)."""
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            for cluster, kubeconfig in list(self._pod_clusters.items()):
+                try:
+                    conn = parse_kubeconfig(kubeconfig, source=f"cluster {cluster} kubeconfig")
+                    async with KubeClient(conn, timeout=30) as kube:
+                        cleaned = await sweep(kube)
+                except KubeError as exc:
+                    log.warning("cluster %s: sweeping leftovers failed: %s", cluster, exc)
+                    continue
+                if cleaned:
+                    log.info("cluster %s: swept leftovers of runs %s", cluster, ", ".join(cleaned[:20]))
 
     async def reconcile(self) -> int:
-        """At start: runs left dispatched or running by a center that stopped are ended as ``error``.
+        """At start: runs that a stopped center left ``dispatched`` or ``running``.
 
-        Their pods (pod runner) are removed by the sweeper once past their deadline.
+        A pod run whose pod still exists and whose deadline has not passed is adopted: followed
+        to its end as if this center had started it (the case's report is still accepted, its
+        token is in the pod). Every other run ends with a message saying why: ``timed_out`` when
+        past its deadline, else ``error`` (a local run's process died with the old center; a pod
+        run's pod is gone or its cluster cannot be asked). Returns how many runs were ended.
         """
         now = utcnow()
         async with self.store.transaction() as session:
-            rows = (await session.execute(select(Run).where(Run.state.in_(IN_FLIGHT)))).scalars().all()
-            for run in rows:
-                run.state = str(RunState.ERROR)
-                run.finished = now
-                run.messages = ["the center restarted while this run was in flight; no result was received"]
-            await update_status(session, [(r.cluster_id, r.case_id, r.id, r.state, now, None) for r in rows])
-        if rows:
-            log.warning("reconciled %d in-flight runs as error after a restart", len(rows))
-        return len(rows)
-
-    async def claim(self, limit: int) -> list[Claimed]:
-        claimed: list[Claimed] = []
-        async with self.store.transaction() as session:
-            query = (
-                select(Run, Case, CaseTemplate, Cluster)
-                .join(Case, Case.id == Run.case_id)
-                .join(CaseTemplate, CaseTemplate.id == Case.template_id)
-                .join(Cluster, Cluster.id == Run.cluster_id)
-                .where(Run.state == str(RunState.PENDING))
-                .order_by(Run.created)
-                .limit(limit)
-            )
-            for run, case, template, cluster in (await session.execute(query)).all():
-                token = new_token(REPORT_PREFIX)
-                won = await session.execute(
-                    update(Run)
-                    .where(Run.id == run.id, Run.state == str(RunState.PENDING))
-                    .values(
-                        state=str(RunState.DISPATCHED), started=utcnow(), report_token_hash=hash_token(token)
+            rows = (
+                await session.execute(
+                    select(*CLAIM_COLUMNS)
+                    .join(Case, Case.id == Run.case_id)
+                    .join(CaseTemplate, CaseTemplate.id == Case.template_id)
+                    .join(Cluster, Cluster.id == Run.cluster_id)
+                    .where(Run.state.in_(IN_FLIGHT))
+                )
+            ).all()
+        found = [self._claimed(row, "") for row in rows]
+        ended: list[tuple[str, RunEnd]] = []
+        for claimed in found:
+            req = claimed.request
+            if claimed.runner == "pod":
+                self._pod_clusters[req.cluster] = req.kubeconfig
+            if req.deadline <= now:
+                ended.append(
+                    (
+                        req.run_id,
+                        RunEnd("timed_out", "the center restarted and the run's deadline had passed"),
                     )
                 )
-                if won.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # another replica took it
-                claimed.append(self._request(run, case, template, cluster, token))
-        return claimed
+                continue
+            if claimed.runner != "pod" or not isinstance(self.pod, PodRunner):
+                ended.append(
+                    (
+                        req.run_id,
+                        RunEnd(
+                            "error",
+                            "the center restarted while this run was in flight; no result was received",
+                        ),
+                    )
+                )
+                continue
+            try:
+                alive = await self.pod.has_pod(req)
+            except RunnerError as exc:
+                reason = f"the center restarted and could not look for the run's pod: {exc}"
+                ended.append((req.run_id, RunEnd("error", reason)))
+                continue
+            if not alive:
+                reason = "the center restarted and the run's pod no longer exists"
+                ended.append((req.run_id, RunEnd("error", reason)))
+                continue
+            log.info(
+                "run %s case %s cluster %s: adopted its pod after a restart",
+                req.run_id,
+                req.case.name,
+                req.cluster,
+            )
+            task = asyncio.create_task(self.execute(Claimed(req, "adopt")))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        for run_id, end in ended:
+            await self.finish(run_id, end)
+        if ended:
+            log.warning("reconciled %d in-flight runs after a restart", len(ended))
+        return len(ended)
 
-    def _request(self, run: Run, case: Case, template: CaseTemplate, cluster: Cluster, token: str) -> Claimed:
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take up to ``limit`` pending runs, oldest first (see :meth:`claim_in`)."""
+        if limit <= 0:
+            return []
+        async with self.store.transaction() as session:
+            return await self._claim(session, None, limit)
+
+    async def claim_in(self, session: AsyncSession, run_ids: Sequence[str]) -> list[Claimed]:
+        """In the caller's open transaction: claim these (just created) runs, as many as there is
+        room for; the caller hands the result to :meth:`launch` once its transaction committed.
+        Creating and claiming a scheduled run then costs one transaction and no wake-up."""
+        room = self.max_in_flight - len(self._tasks)
+        if room <= 0 or not run_ids:
+            return []
+        return await self._claim(session, list(run_ids)[:room], room)
+
+    def launch(self, batch: Sequence[Claimed]) -> None:
+        for claimed in batch:
+            task = asyncio.create_task(self.execute(claimed))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _claim(self, session: AsyncSession, run_ids: list[str] | None, limit: int) -> list[Claimed]:
+        """One read and one conditional bulk update (``pending → dispatched`` only where still
+        pending, each run with a fresh token hash); the rows it returns are ours, whatever another
+        replica took meanwhile."""
+        query = (
+            select(*CLAIM_COLUMNS)
+            .join(Case, Case.id == Run.case_id)
+            .join(CaseTemplate, CaseTemplate.id == Case.template_id)
+            .join(Cluster, Cluster.id == Run.cluster_id)
+            .where(Run.state == str(RunState.PENDING))
+        )
+        if run_ids is not None:
+            query = query.where(Run.id.in_(run_ids))
+        rows = (await session.execute(query.order_by(Run.created).limit(limit))).all()
+        if not rows:
+            return []
+        tokens = {row.run_id: new_token(REPORT_PREFIX) for row in rows}
+        hashes = {run_id: hash_token(token) for run_id, token in tokens.items()}
+        runs = table_of(Run)  # Core, not the ORM's bulk path: a few times cheaper per statement
+        won = (
+            await session.execute(
+                update(runs)
+                .where(runs.c.id.in_(list(tokens)), runs.c.state == str(RunState.PENDING))
+                .values(
+                    state=str(RunState.DISPATCHED),
+                    started=utcnow(),
+                    report_token_hash=case(hashes, value=runs.c.id),
+                )
+                .returning(runs.c.id)
+            )
+        ).scalars()
+        ours = set(won)
+        return [self._claimed(row, tokens[row.run_id]) for row in rows if row.run_id in ours]
+
+    def _kubeconfig(self, cluster_id: int, updated: dt.datetime, credentials: bytes) -> str:
+        """Decrypted once per cluster and credentials version."""
+        cached = self._credentials.get(cluster_id)
+        if cached is None or cached[0] != updated:
+            cached = (updated, self.box.decrypt(credentials))
+            self._credentials[cluster_id] = cached
+        return cached[1]
+
+    def _claimed(self, row: Any, token: str) -> Claimed:
         spec = CaseSpec(
-            name=case.name,
-            template=template.name,
-            kind=CaseKind(template.kind),
-            timeout_seconds=template.timeout_seconds,
-            params=dict(case.params or {}),
-            entry_point=template.entry_point,
-            image=template.image,
-            command=tuple(template.command or ()),
+            name=row.case_name,
+            template=row.template_name,
+            kind=CaseKind(row.kind),
+            timeout_seconds=row.timeout_seconds,
+            params=dict(row.params or {}),
+            entry_point=row.entry_point,
+            image=row.image,
+            command=tuple(row.command or ()),
+            rbac_rules=tuple(row.rbac_rules or ()),
         )
         request = RunRequest(
-            run_id=run.id,
+            run_id=row.run_id,
             case=spec,
-            cluster=cluster.name,
-            kubeconfig=self.box.decrypt(cluster.credentials),
-            report_url=f"{self.base}/api/v1/runs/{run.id}/report",
+            cluster=row.cluster_name,
+            kubeconfig=self._kubeconfig(row.cluster_id, row.cluster_updated, row.credentials),
+            report_url=f"{self.base}/api/v1/runs/{row.run_id}/report",
             report_token=token,
-            deadline=_aware(run.deadline),
+            deadline=_aware(row.deadline),
             kh_report_url=f"{self.base}/api/v1/kuberhealthy/report",
         )
-        image_case = bool(template.image and not template.entry_point)
+        image_case = bool(row.image and not row.entry_point)
         runner = "pod" if image_case and self.runner_mode == "auto" else "local"
         return Claimed(request, runner)
 
     async def execute(self, claimed: Claimed) -> None:
         req = claimed.request
-        runner = self.pod if claimed.runner == "pod" else self.local
         try:
-            end = await runner.run(req)
+            if claimed.runner == "adopt" and isinstance(self.pod, PodRunner):
+                end = await self.pod.adopt(req) or RunEnd(
+                    "error", "the run's pod disappeared before it ended"
+                )
+            else:
+                if claimed.runner == "pod":
+                    self._pod_clusters[req.cluster] = req.kubeconfig
+                end = await (self.pod if claimed.runner == "pod" else self.local).run(req)
         except RunnerError as exc:
             end = RunEnd("error", str(exc))
         except asyncio.CancelledError:
-            await asyncio.shield(self.finish(req.run_id, RunEnd("cancelled", "the center stopped")))
+            if claimed.runner == "local":  # its process dies with this center
+                await asyncio.shield(self.finish(req.run_id, RunEnd("cancelled", "the center stopped")))
+            # A pod keeps running without us: the next center adopts it (see reconcile).
             raise
         except Exception as exc:  # a runner bug must not kill the dispatcher loop
             log.exception("run %s case %s cluster %s: runner failed", req.run_id, req.case.name, req.cluster)
             end = RunEnd("error", f"runner failed: {type(exc).__name__}: {exc}")
+        if self._finisher is None or self._finisher.done():
+            await self._record([(req.run_id, end)])
+            return
+        self._ends.put_nowait((req.run_id, end))  # written by the finisher; the slot is free now
+
+    async def _record(self, ends: list[tuple[str, RunEnd]]) -> None:
         for attempt in range(12):  # the database may be away for a while: the end must not be lost
             try:
-                await self.finish(req.run_id, end)
+                await self.finish_many(ends)
                 return
             except Exception:
-                log.exception("run %s: recording its end failed (attempt %d)", req.run_id, attempt + 1)
+                ids = ", ".join(run_id for run_id, _ in ends[:5])
+                log.exception("runs %s: recording their end failed (attempt %d)", ids, attempt + 1)
                 await asyncio.sleep(min(2**attempt, 30))
+
+    async def _finish_forever(self) -> None:
+        """Writes the ends of runs in batches: whatever ended while the last batch was written goes
+        into one transaction (hundreds of runs ending together cost one commit, not hundreds)."""
+        while True:
+            batch = [await self._ends.get()]
+            while not self._ends.empty() and len(batch) < FINISH_BATCH:
+                batch.append(self._ends.get_nowait())
+            try:
+                await self._record(batch)
+            finally:
+                for _ in batch:
+                    self._ends.task_done()
 
     async def finish(self, run_id: str, end: RunEnd) -> None:
         """End the run from the runner's view unless the case already reported."""
+        await self.finish_many([(run_id, end)])
+
+    async def finish_many(self, ends: list[tuple[str, RunEnd]]) -> None:
+        """End runs from the runner's view (one transaction); a run the case already reported keeps
+        its result and gets only the runner's logs and events."""
         now = utcnow()
+        by_id = dict(ends)
+        logged: list[tuple[str, str, str]] = []
         async with self.store.transaction() as session:
-            run = (
-                await session.execute(select(Run).where(Run.id == run_id).with_for_update())
-            ).scalar_one_or_none()
-            if run is None:
-                return
-            details: dict[str, Any] = dict(run.details or {})
-            details["runner"] = {
-                "end": end.state,
-                "reason": end.reason,
-                "exit_code": end.exit_code,
-                "logs": end.logs[-16_000:],
-                "events": end.events[-50:],
-            }
-            run.details = details
-            if RunState(run.state).terminal:
-                return
-            state = {"timed_out": RunState.TIMED_OUT, "cancelled": RunState.CANCELLED}.get(
-                end.state, RunState.ERROR
+            runs = (
+                (
+                    await session.execute(
+                        select(Run).where(Run.id.in_(sorted(by_id))).order_by(Run.id).with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
             )
-            reason = (
-                end.reason if end.state != "exited" else f"the case ended ({end.reason}) without reporting"
-            )
-            run.state = str(state)
-            run.finished = now
-            run.duration_ms = (now - _aware(run.started or run.created)).total_seconds() * 1000
-            run.messages = [reason]
-            await update_status(
-                session, [(run.cluster_id, run.case_id, run.id, run.state, now, run.duration_ms)]
-            )
-        log.info("run %s ended as %s: %s", run_id, state, reason)
+            status = []
+            for run in runs:
+                end = by_id[run.id]
+                details: dict[str, Any] = dict(run.details or {})
+                details["runner"] = {
+                    "end": end.state,
+                    "reason": end.reason,
+                    "exit_code": end.exit_code,
+                    "logs": end.logs[-16_000:],
+                    "events": end.events[-50:],
+                }
+                run.details = details
+                if RunState(run.state).terminal:
+                    continue
+                state = {"timed_out": RunState.TIMED_OUT, "cancelled": RunState.CANCELLED}.get(
+                    end.state, RunState.ERROR
+                )
+                reason = (
+                    end.reason
+                    if end.state != "exited"
+                    else f"the case ended ({end.reason}) without reporting"
+                )
+                run.state = str(state)
+                run.finished = now
+                run.duration_ms = (now - _aware(run.started or run.created)).total_seconds() * 1000
+                run.messages = [reason]
+                status.append((run.cluster_id, run.case_id, run.id, run.state, now, run.duration_ms))
+                logged.append((run.id, str(state), reason))
+            await update_status(session, status)
+        for run_id, state_name, reason in logged:
+            log.info("run %s ended as %s: %s", run_id, state_name, reason)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -1,4 +1,4 @@
-"""Background work of a running center: hourly rollups and retention, every few minutes."""
+"""Background work of a running center: hourly and daily rollups and retention, every few minutes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 async def maintain_once(store: Store, settings: CenterSettings) -> tuple[int, int, int]:
-    """Roll up finished hours, then drop what is past retention: (hours, runs deleted, rollups deleted)."""
+    """Roll up finished hours and days, then drop what is past retention: (hours, runs deleted,
+    hourly and daily rollups deleted)."""
     now = utcnow()
     async with store.transaction() as session:
         hours = await roll_up(session, now)

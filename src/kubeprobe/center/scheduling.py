@@ -15,24 +15,38 @@ import datetime as dt
 import heapq
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, hash_token, new_token
+from kubeprobe.center.errors import ConflictError
 from kubeprobe.center.store.clusters import matches
 from kubeprobe.center.store.common import utcnow
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Cluster, ClusterGroup, Run, SuiteCase
+from kubeprobe.center.store.tables import (
+    Binding,
+    Case,
+    CaseTemplate,
+    Cluster,
+    ClusterGroup,
+    Run,
+    SuiteCase,
+    table_of,
+)
 from kubeprobe.center.triggers import cron, spread
+from kubeprobe.center.triggers.watch import WatchTarget
 from kubeprobe.model import RunState, Trigger
 
 log = logging.getLogger(__name__)
 NOT_DONE = (str(RunState.PENDING), str(RunState.DISPATCHED), str(RunState.RUNNING))
 RUN_NAMESPACE = uuid.UUID("6f1e7c1a-5b7e-4a51-9d43-3c1f3f0b1d2e")
+MAX_BATCH = 500  # scheduled firings started in one transaction
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,8 @@ class Target:
     timeout: float | None
     concurrency: str
     events: tuple[str, ...] = ()
+    watches: tuple[WatchTarget, ...] = ()
+    case_timeout: float | None = None  # the template's, read with the bindings
 
     @property
     def key(self) -> str:
@@ -57,9 +73,35 @@ class Target:
 async def expand(store: Store, *, only_cluster: int | None = None, periodic: bool = True) -> list[Target]:
     """All targets of enabled bindings (periodic ones, or all when ``periodic`` is False)."""
     async with store.transaction() as session:
-        bindings = (await session.execute(select(Binding).where(Binding.enabled.is_(True)))).scalars().all()
+        bindings = (
+            await session.execute(
+                select(
+                    Binding.id,
+                    Binding.case_id,
+                    Binding.suite_id,
+                    Binding.cluster_id,
+                    Binding.group_id,
+                    Binding.interval_seconds,
+                    Binding.cron,
+                    Binding.jitter_seconds,
+                    Binding.timeout_seconds,
+                    Binding.concurrency,
+                    Binding.events,
+                    Binding.watch,
+                ).where(Binding.enabled.is_(True))
+            )
+        ).all()
         clusters = (await session.execute(select(Cluster.id, Cluster.labels))).all()
         groups = {g.id: g for g in (await session.execute(select(ClusterGroup))).scalars()}
+        case_timeouts = dict(
+            (
+                await session.execute(
+                    select(Case.id, CaseTemplate.timeout_seconds).join(
+                        CaseTemplate, Case.template_id == CaseTemplate.id
+                    )
+                )
+            ).all()
+        )
         suites: dict[int, list[int]] = {}
         for suite_id, case_id in (await session.execute(select(SuiteCase.suite_id, SuiteCase.case_id))).all():
             suites.setdefault(suite_id, []).append(case_id)
@@ -67,6 +109,7 @@ async def expand(store: Store, *, only_cluster: int | None = None, periodic: boo
     for b in bindings:
         if periodic and not (b.interval_seconds or b.cron):
             continue
+        watches = tuple(_watch_target(w) for w in b.watch or [])
         cases = [b.case_id] if b.case_id else suites.get(b.suite_id or -1, [])
         if b.cluster_id:
             cluster_ids = [b.cluster_id]
@@ -89,68 +132,102 @@ async def expand(store: Store, *, only_cluster: int | None = None, periodic: boo
                             b.timeout_seconds,
                             b.concurrency,
                             tuple(b.events or ()),
+                            watches,
+                            case_timeouts.get(case_id),
                         )
                     )
     return targets
 
 
+def _watch_target(stored: dict[str, Any]) -> WatchTarget:
+    return WatchTarget(
+        stored.get("api_version", "v1"),
+        stored["resource"],
+        stored.get("namespace"),
+        stored.get("label_selector"),
+        stored.get("name"),
+    )
+
+
 async def _create_pending(
     session: AsyncSession,
-    target: Target,
+    targets: Sequence[Target],
     trigger: Trigger,
     now: dt.datetime,
     *,
-    run_id: str | None = None,
+    run_ids: Sequence[str | None] | None = None,
     details: dict[str, object] | None = None,
-) -> str | None:
-    """In an open transaction: a pending run for ``target`` under its concurrency policy, or None."""
-    running = (
-        (
-            await session.execute(
-                select(Run.id).where(
-                    Run.case_id == target.case_id,
-                    Run.cluster_id == target.cluster_id,
-                    Run.state.in_(NOT_DONE),
-                )
+) -> list[str | None]:
+    """In an open transaction: a pending run per target under its concurrency policy (None where
+    skipped). One query for the unfinished runs of all targets, one for their timeouts, one bulk
+    insert: a fan-out to hundreds of cases costs a few statements, not a few per case."""
+    if not targets:
+        return []
+    case_ids = {t.case_id for t in targets}
+    cluster_ids = {t.cluster_id for t in targets}
+    unfinished: dict[tuple[int, int], list[str]] = {}
+    for run_id, case_id, cluster_id in (
+        await session.execute(
+            select(Run.id, Run.case_id, Run.cluster_id).where(
+                Run.state.in_(NOT_DONE), Run.case_id.in_(case_ids), Run.cluster_id.in_(cluster_ids)
             )
         )
-        .scalars()
-        .all()
-    )
-    if running and target.concurrency == "forbid":
-        return None
-    if running and target.concurrency == "replace":
+    ).all():
+        unfinished.setdefault((case_id, cluster_id), []).append(run_id)
+    timeouts: dict[int, float] = {t.case_id: t.case_timeout for t in targets if t.case_timeout is not None}
+    if any(t.timeout is None and t.case_id not in timeouts for t in targets):
+        rows = await session.execute(
+            select(Case.id, CaseTemplate.timeout_seconds)
+            .join(CaseTemplate, Case.template_id == CaseTemplate.id)
+            .where(Case.id.in_(case_ids))
+        )
+        timeouts = {case_id: timeout for case_id, timeout in rows.all()}
+    replaced: list[str] = []
+    rows_out: list[dict[str, Any]] = []
+    created: list[str | None] = []
+    ids = list(run_ids) if run_ids is not None else [None] * len(targets)
+    for target, wanted_id in zip(targets, ids, strict=True):
+        pair = (target.case_id, target.cluster_id)
+        running = unfinished.get(pair, [])
+        if running and target.concurrency == "forbid":
+            created.append(None)
+            continue
+        if running and target.concurrency == "replace":
+            replaced.extend(running)
+        timeout = target.timeout if target.timeout is not None else timeouts[target.case_id]
+        run_id = wanted_id or uuid.uuid4().hex
+        rows_out.append(
+            {
+                "id": run_id,
+                "case_id": target.case_id,
+                "cluster_id": target.cluster_id,
+                "binding_id": target.binding_id or None,
+                "trigger": str(trigger),
+                "state": str(RunState.PENDING),
+                "created": now,
+                "deadline": now + dt.timedelta(seconds=timeout),
+                "messages": [],
+                "metrics": {},
+                "details": dict(details or {}),
+                "report_token_hash": hash_token(new_token(REPORT_PREFIX)),
+            }
+        )
+        unfinished[pair] = [run_id]  # a second target of the same case and cluster sees this one
+        created.append(run_id)
+    if replaced:
         await session.execute(
             update(Run)
-            .where(Run.id.in_(running), Run.state.in_(NOT_DONE))
+            .where(Run.id.in_(replaced), Run.state.in_(NOT_DONE))
             .values(state=str(RunState.CANCELLED), finished=now, messages=["replaced by a newer run"])
         )
-    timeout = target.timeout
-    if timeout is None:
-        timeout = (
-            await session.execute(
-                select(CaseTemplate.timeout_seconds)
-                .join(Case, Case.template_id == CaseTemplate.id)
-                .where(Case.id == target.case_id)
-            )
-        ).scalar_one()
-    run = Run(
-        id=run_id or uuid.uuid4().hex,
-        case_id=target.case_id,
-        cluster_id=target.cluster_id,
-        binding_id=target.binding_id or None,
-        trigger=str(trigger),
-        state=str(RunState.PENDING),
-        created=now,
-        deadline=now + dt.timedelta(seconds=timeout),
-        messages=[],
-        metrics={},
-        details=dict(details or {}),
-        report_token_hash=hash_token(new_token(REPORT_PREFIX)),
-    )
-    session.add(run)
-    await session.flush()
-    return run.id
+    if rows_out:  # a firing's run that a replica created already is skipped (its id is taken)
+        dialect = session.get_bind().dialect.name
+        runs = table_of(Run)  # Core, not the ORM's bulk path: a few times cheaper per statement
+        bulk = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(runs)
+        stmt = bulk.on_conflict_do_nothing(index_elements=[runs.c.id]).returning(runs.c.id)
+        inserted = set((await session.execute(stmt, rows_out)).scalars())
+        created = [run_id if run_id in inserted else None for run_id in created]
+    return created
 
 
 async def start_run(
@@ -164,28 +241,86 @@ async def start_run(
     """Create a pending run for ``target`` under its concurrency policy; None when skipped or taken."""
     try:
         async with store.transaction() as session:
-            return await _create_pending(session, target, trigger, utcnow(), run_id=run_id, details=details)
-    except IntegrityError:
+            (created,) = await _create_pending(
+                session, [target], trigger, utcnow(), run_ids=[run_id], details=details
+            )
+            return created
+    except (IntegrityError, ConflictError):
         return None  # another replica created this firing's run
 
 
 async def start_runs(
-    store: Store, targets: list[Target], trigger: Trigger, *, details: dict[str, object] | None = None
+    store: Store,
+    targets: Sequence[Target],
+    trigger: Trigger,
+    *,
+    run_ids: Sequence[str | None] | None = None,
+    details: dict[str, object] | None = None,
 ) -> list[str]:
-    """Pending runs for many targets in one transaction (events and gates fan out this way)."""
-    now = utcnow()
+    """Pending runs for many targets in one transaction (events, gates, watches and the scheduler's
+    due firings fan out this way)."""
     async with store.transaction() as session:
-        created = [await _create_pending(session, t, trigger, now, details=details) for t in targets]
+        created = await _create_pending(session, targets, trigger, utcnow(), run_ids=run_ids, details=details)
     return [run_id for run_id in created if run_id]
+
+
+PauseCheck = Callable[[set[tuple[int, int]]], Awaitable[set[tuple[int, int]]]]
+
+
+class Claimer(Protocol):
+    """The dispatcher's side of :func:`start_firings`: claim runs in the same transaction."""
+
+    async def claim_in(self, session: AsyncSession, run_ids: Sequence[str]) -> Sequence[Any]: ...
+
+    def launch(self, batch: Sequence[Any]) -> None: ...
+
+
+async def start_firings(
+    store: Store, firings: Sequence[tuple[str, Target]], dispatcher: Claimer | None = None
+) -> list[str]:
+    """Scheduled firings ``(run id, target)`` in one transaction; ids another replica already
+    created are skipped (insert ... on conflict do nothing). With a
+    ``dispatcher``, the new runs are claimed in the same transaction and launched after it."""
+    claimed: Sequence[Any] = []
+    try:
+        async with store.transaction() as session:
+            created = await _create_pending(
+                session,
+                [t for _, t in firings],
+                Trigger.SCHEDULE,
+                utcnow(),
+                run_ids=[run_id for run_id, _ in firings],
+            )
+            if dispatcher is not None:
+                claimed = await dispatcher.claim_in(session, [run_id for run_id in created if run_id])
+        if dispatcher is not None:
+            dispatcher.launch(claimed)
+        return [run_id for run_id in created if run_id]
+    except ConflictError:
+        started = [await start_run(store, t, Trigger.SCHEDULE, run_id=run_id) for run_id, t in firings]
+        return [run_id for run_id in started if run_id]
 
 
 class Scheduler:
     """Fires periodic targets on time; reloads bindings every ``refresh_seconds``."""
 
     def __init__(
-        self, store: Store, *, refresh_seconds: float = 10.0, on_run: asyncio.Event | None = None
+        self,
+        store: Store,
+        *,
+        refresh_seconds: float = 10.0,
+        on_run: asyncio.Event | None = None,
+        dispatcher: Claimer | None = None,
+        paused: PauseCheck | None = None,
     ) -> None:
+        """``dispatcher``: claim and launch each firing's runs in the transaction that creates
+        them (else they wait, pending, for the dispatcher's next claim; ``on_run`` wakes it).
+        ``paused``: which (cluster id, case id) pairs a maintenance window pauses; their periodic
+        firings are skipped (counted in ``skipped_paused``), events and manual runs still go."""
         self.store = store
+        self.paused = paused
+        self.skipped_paused = 0
+        self.dispatcher = dispatcher
         self.refresh_seconds = refresh_seconds
         self.on_run = on_run
         self.fired = 0
@@ -202,6 +337,20 @@ class Scheduler:
         # Deterministic jitter inside the slot: every replica computes the same firing time.
         fraction = (spread.stable_hash(f"{target.key}@{base:.3f}") % 10_000) / 10_000
         return base + fraction * min(target.jitter, slot.width)
+
+    async def _drop_paused(self, due: list[tuple[str, Target]]) -> list[tuple[str, Target]]:
+        if self.paused is None:
+            return due
+        try:
+            stopped = await self.paused({(t.cluster_id, t.case_id) for _, t in due})
+        except Exception:  # windows unreadable: run as planned rather than silently stop probing
+            log.exception("reading maintenance windows failed; firing anyway")
+            return due
+        if not stopped:
+            return due
+        kept = [(run_id, t) for run_id, t in due if (t.cluster_id, t.case_id) not in stopped]
+        self.skipped_paused += len(due) - len(kept)
+        return kept
 
     def plan(self, targets: Iterable[Target], now: float) -> list[tuple[float, str, Target]]:
         by_interval: dict[float, list[str]] = {}
@@ -232,17 +381,21 @@ class Scheduler:
                 if delay > 0:
                     await asyncio.sleep(min(delay, refresh_at - loop.time()))
                     continue
-                heapq.heappop(heap)
-                run_id = uuid.uuid5(RUN_NAMESPACE, f"{key}@{when:.3f}").hex
+                due: list[tuple[str, Target]] = []
+                now_ts = dt.datetime.now(dt.UTC).timestamp()
+                while heap and heap[0][0] <= now_ts and len(due) < MAX_BATCH:
+                    when, key, target = heapq.heappop(heap)
+                    due.append((uuid.uuid5(RUN_NAMESPACE, f"{key}@{when:.3f}").hex, target))
+                    heapq.heappush(heap, (self._next(target, self._slots, when), key, target))
                 try:
-                    started = await start_run(self.store, target, Trigger.SCHEDULE, run_id=run_id)
+                    due = await self._drop_paused(due)
+                    started = await start_firings(self.store, due, self.dispatcher) if due else []
                 except Exception:
-                    log.exception("starting a scheduled run of %s failed", key)
-                    started = None
+                    log.exception("starting %d scheduled runs failed", len(due))
+                    started = []
                 if started:
-                    self.fired += 1
+                    self.fired += len(started)
                     if self.on_run:
                         self.on_run.set()
-                heapq.heappush(heap, (self._next(target, self._slots, when), key, target))
             if not heap:
                 await asyncio.sleep(max(0.0, refresh_at - loop.time()))

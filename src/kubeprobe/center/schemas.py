@@ -6,9 +6,10 @@ Inputs forbid unknown fields, and the error names the field and lists the allowe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from kubeprobe.model import CaseKind, Severity
 
@@ -43,9 +44,9 @@ class Input(BaseModel):
     @classmethod
     def _known_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            allowed = set(cls.model_fields)
-            unknown = sorted(str(k) for k in data if k not in allowed)
-            if unknown:
+            allowed = cls.__pydantic_fields__  # a plain dict: `model_fields` is slow on the class
+            if not allowed.keys() >= data.keys():
+                unknown = sorted(str(k) for k in data if k not in allowed)
                 raise ValueError(
                     f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
                 )
@@ -106,6 +107,34 @@ class GroupOut(BaseModel):
 
 # --- templates, cases, suites ----------------------------------------------------------------
 
+Verb = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^([a-z]+|\*)$")]
+RbacName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9*.:/_-]*$")]
+
+
+class PolicyRule(Input):
+    """A Kubernetes RBAC PolicyRule (the same field names): what a case may do in its cluster."""
+
+    apiGroups: list[Annotated[str, StringConstraints(max_length=253, pattern=r"^[a-z0-9.*-]*$")]] = Field(
+        min_length=1, max_length=50, description="API groups; '' is the core group"
+    )
+    resources: list[RbacName] = Field(
+        min_length=1, max_length=50, description="resource plurals, 'pods/log' for a subresource"
+    )
+    verbs: list[Verb] = Field(min_length=1, max_length=9)
+    resourceNames: list[RbacName] = Field(
+        default_factory=list, max_length=50, description="only these objects (empty: all)"
+    )
+
+    def as_kube(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {
+            "apiGroups": list(self.apiGroups),
+            "resources": list(self.resources),
+            "verbs": list(self.verbs),
+        }
+        if self.resourceNames:
+            rule["resourceNames"] = list(self.resourceNames)
+        return rule
+
 
 class TemplateIn(Input):
     name: Name
@@ -121,6 +150,11 @@ class TemplateIn(Input):
     )
     timeout_seconds: float = Field(300.0, gt=0, le=86_400)
     description: Text = ""
+    rbac_rules: list[PolicyRule] = Field(
+        default_factory=list,
+        max_length=100,
+        description="RBAC rules the case needs in its cluster; its pod's ServiceAccount gets exactly these",
+    )
 
     @model_validator(mode="after")
     def _one_runtime(self) -> TemplateIn:
@@ -141,6 +175,7 @@ class TemplateOut(BaseModel):
     timeout_seconds: float
     description: str
     builtin: bool
+    rbac_rules: list[dict[str, Any]]
     created: dt.datetime
 
 
@@ -176,6 +211,42 @@ class SuiteOut(BaseModel):
 # --- bindings --------------------------------------------------------------------------------
 
 
+class WatchIn(Input):
+    """Objects whose spec changes trigger the binding, in each cluster it is bound to."""
+
+    resource: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]+$")] = Field(
+        description="the resource's plural, lower case: deployments, daemonsets, configmaps"
+    )
+    api_version: Annotated[
+        str, StringConstraints(max_length=253, pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9a-z]+$")
+    ] = Field("v1", description="group/version (apps/v1), or v1 for the core group")
+    namespace: (
+        Annotated[str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None
+    ) = Field(None, description="absent: every namespace (or a cluster-scoped resource)")
+    name: (
+        Annotated[str, StringConstraints(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None
+    ) = Field(None, description="only this object")
+    label_selector: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        None, description="only objects matching this label selector (app=web,tier!=db)"
+    )
+
+    @field_validator("resource", mode="before")
+    @classmethod
+    def _plural(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"[a-z0-9]+", value):
+            raise ValueError(
+                f"{value!r} is not a resource name: give the plural in lower case as the API "
+                "names it (deployments, daemonsets, configmaps), not the kind"
+            )
+        return value
+
+    def key(self) -> str:
+        where = self.namespace or "*"
+        extra = f"/{self.name}" if self.name else ""
+        extra += f"?{self.label_selector}" if self.label_selector else ""
+        return f"{self.api_version}:{self.resource}/{where}{extra}"
+
+
 class BindingIn(Input):
     name: Name
     case: Name | None = None
@@ -187,6 +258,11 @@ class BindingIn(Input):
     cron: Annotated[str, StringConstraints(max_length=128)] | None = None
     events: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
         default_factory=list, max_length=50, description="change-event types that trigger the binding"
+    )
+    watch: list[WatchIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="objects in the cluster whose spec changes (new metadata.generation) trigger the binding",
     )
     timeout_seconds: float | None = Field(None, gt=0, le=86_400)
     concurrency: Concurrency = "forbid"
@@ -202,8 +278,8 @@ class BindingIn(Input):
                 raise ValueError(f"give exactly one of {a} or {b}")
         if self.interval_seconds is not None and self.cron is not None:
             raise ValueError("give interval_seconds or cron, not both")
-        if self.interval_seconds is None and self.cron is None and not self.events:
-            raise ValueError("give a trigger: interval_seconds, cron, or events")
+        if self.interval_seconds is None and self.cron is None and not self.events and not self.watch:
+            raise ValueError("give a trigger: interval_seconds, cron, events, or watch")
         return self
 
 
@@ -217,6 +293,7 @@ class BindingOut(BaseModel):
     jitter_seconds: float
     cron: str | None
     events: list[str]
+    watch: list[WatchIn]
     timeout_seconds: float | None
     concurrency: str
     severity: str

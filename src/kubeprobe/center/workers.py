@@ -1,5 +1,8 @@
-"""The center's background workers: the scheduler (periodic bindings → runs) and the dispatcher
-(pending runs → runners), started with the app and stopped with it."""
+"""The center's background workers: the scheduler (periodic bindings → runs, skipping those a
+maintenance window pauses), the watch manager (spec changes of watched objects → runs), the
+dispatcher (pending runs → runners), the analysis worker (finished runs → cause, verification,
+severity → signals) and the incident service (signals → incidents → notifications, reminders),
+started with the app and stopped with it."""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kubeprobe.cases.registry import builtin_registry
+from kubeprobe.center.analysis_worker import AnalysisWorker
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.dispatch import Dispatcher
+from kubeprobe.center.incidents import IncidentService
 from kubeprobe.center.scheduling import Scheduler
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.triggers.watching import WatchManager
 from kubeprobe.runners.local import LocalRunner
 
 
@@ -20,6 +26,9 @@ from kubeprobe.runners.local import LocalRunner
 class Workers:
     dispatcher: Dispatcher
     scheduler: Scheduler
+    watches: WatchManager
+    analysis: AnalysisWorker
+    incidents: IncidentService
 
 
 @contextlib.asynccontextmanager
@@ -41,14 +50,23 @@ async def background_workers(
         runner_mode=runner_mode,
         max_in_flight=max_in_flight,
     )
-    scheduler = Scheduler(store, on_run=dispatcher.wake)
+    incidents = IncidentService(store, box)
+    scheduler = Scheduler(store, on_run=dispatcher.wake, dispatcher=dispatcher, paused=incidents.paused_pairs)
+    watches = WatchManager(store, box, on_run=dispatcher.wake)
+    analysis = AnalysisWorker(store, box, incidents)
+    stop = asyncio.Event()
     tasks = [
         asyncio.create_task(dispatcher.run_forever(), name="dispatcher"),
         asyncio.create_task(scheduler.run_forever(), name="scheduler"),
+        asyncio.create_task(watches.run_forever(), name="watches"),
+        asyncio.create_task(analysis.run_forever(), name="analysis"),
+        asyncio.create_task(incidents.run(stop), name="incidents"),
     ]
     try:
-        yield Workers(dispatcher, scheduler)
+        yield Workers(dispatcher, scheduler, watches, analysis, incidents)
     finally:
+        stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await incidents.close()

@@ -196,6 +196,35 @@ def suite_list(output: OutputOpt = Output.TABLE) -> None:
 
 # --- bind ------------------------------------------------------------------------------------
 
+WATCH_FORMAT = "RESOURCE[.VERSION][.GROUP]/NAMESPACE[/NAME][?SELECTOR]"
+
+
+def parse_watch(text: str) -> dict[str, Any]:
+    """``deployments.apps/kube-system[/coredns][?k8s-app=kube-dns]`` → a binding's watch entry.
+
+    The resource is its plural, optionally with the version and group as kubectl writes them
+    (``deployments.v1.apps``; the version defaults to v1); namespace ``*`` is every namespace (or
+    a cluster-scoped resource such as ``nodes/*``)."""
+    where, _, selector = text.partition("?")
+    parts = where.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise typer.BadParameter(
+            f"{text!r} is not {WATCH_FORMAT}, e.g. daemonsets.apps/kube-system", param_hint="--watch"
+        )
+    resource, _, group = parts[0].partition(".")
+    version = "v1"
+    first, _, rest = group.partition(".")
+    if first[:1] == "v" and first[1:2].isdigit():
+        version, group = first, rest
+    watch: dict[str, Any] = {"resource": resource, "api_version": f"{group}/{version}" if group else version}
+    if parts[1] != "*":
+        watch["namespace"] = parts[1]
+    if len(parts) == 3:
+        watch["name"] = parts[2]
+    if selector:
+        watch["label_selector"] = selector
+    return watch
+
 
 def bind(
     name: str,
@@ -208,6 +237,16 @@ def bind(
     jitter: Annotated[str | None, typer.Option(help="Random delay added to each start.")] = None,
     cron: Annotated[str | None, typer.Option(help="Cron schedule instead of --every.")] = None,
     event: Annotated[list[str] | None, typer.Option(help="Change-event type that triggers; repeat.")] = None,
+    watch: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run when the spec of these objects changes (status, label and annotation updates "
+            "do not count): "
+            + WATCH_FORMAT.replace("[", "\\[")
+            + ", e.g. daemonsets.apps/kube-system or deployments.apps/kube-system/coredns; "
+            "namespace * is all. Repeat."
+        ),
+    ] = None,
     timeout: Annotated[str | None, typer.Option(help="Override the template's timeout.")] = None,
     concurrency: Annotated[str, typer.Option(help="forbid, replace or allow overlapping runs.")] = "forbid",
     severity: Annotated[str, typer.Option(help="critical, high, medium, low or info.")] = "medium",
@@ -224,6 +263,7 @@ def bind(
         "jitter_seconds": seconds(jitter, "--jitter") or 0.0,
         "cron": cron,
         "events": event or [],
+        "watch": [parse_watch(w) for w in watch or []],
         "timeout_seconds": seconds(timeout, "--timeout"),
         "concurrency": concurrency,
         "severity": severity,
@@ -238,6 +278,7 @@ def bind(
         "interval_seconds",
         "cron",
         "events",
+        "watch",
         "concurrency",
         "severity",
     )

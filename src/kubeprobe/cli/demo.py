@@ -63,6 +63,18 @@ async def _register(http: httpx.AsyncClient, boxes: list[Sandbox], interval: flo
         )
 
 
+async def _dashboard_tokens(http: httpx.AsyncClient, url: str) -> None:
+    """Print the dashboard's address with a viewer and an operator token to log in with."""
+    tokens = {}
+    for role in ("viewer", "operator"):
+        body = {"name": f"demo-{role}-{uuid.uuid4().hex[:6]}", "role": role, "expires_in_days": 1}
+        tokens[role] = (await _ok(await http.post("/api/v1/tokens", json=body)))["token"]
+    console.print(
+        f"dashboard at {url}/ui/ — log in with the viewer token {tokens['viewer']}\n"
+        f"  or the operator token {tokens['operator']} (may press 'Run now')"
+    )
+
+
 def _table(runs: list[dict[str, Any]]) -> Table:
     table = Table(title="latest runs (newest first)")
     for col in ("created", "cluster", "case", "trigger", "state", "ms", "message"):
@@ -142,9 +154,9 @@ def demo(
 async def _serve(
     settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float
 ) -> None:
-    from kubeprobe.center.api.app import create_app  # the web stack loads slowly: only for the demo
+    from kubeprobe.web import create_web_app  # the web stack loads slowly: only for the demo
 
-    app = create_app(settings, dispatch=True)
+    app = create_web_app(settings, dispatch=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
@@ -159,6 +171,7 @@ async def _serve(
         ) as http:
             console.rule("[bold]3. clusters, cases and bindings")
             await _register(http, boxes, interval)
+            await _dashboard_tokens(http, url)
             console.print(
                 f"registered {', '.join(b.name for b in boxes)}; built-in probes bound to group demo "
                 f"every {interval:g}s and on event component.released"

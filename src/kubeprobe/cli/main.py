@@ -12,6 +12,7 @@ from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_
 from kubeprobe.cli.center_client import CenterClientError
 from kubeprobe.cli.demo import demo
 from kubeprobe.cli.execute import gate, run
+from kubeprobe.cli.incidents import incidents_app, silence_app
 from kubeprobe.cli.inspect import inspect_command
 from kubeprobe.cli.operator import operator_app
 from kubeprobe.cli.rca import rca_app
@@ -47,6 +48,8 @@ app.command()(bind)
 app.add_typer(runs_app, name="runs")
 app.add_typer(token_app, name="token")
 app.command("inspect")(inspect_command)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(silence_app, name="silence")
 err = Console(stderr=True, soft_wrap=True)
 
 

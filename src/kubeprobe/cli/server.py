@@ -17,23 +17,25 @@ def server(
         typer.Option(help="sqlite+aiosqlite:///FILE or postgresql+asyncpg://... (KUBEPROBE_DATABASE_URL)."),
     ] = None,
 ) -> None:
-    """Start the center: migrate the database, register built-in cases, serve the API.
+    """Start the center: migrate the database, register built-in cases, serve the API and the
+    dashboard (http://HOST:PORT/ui/, log in with an API token).
 
     On first start (no tokens yet) it makes an admin token and writes it to
     DATA_DIR/admin-token (mode 0600), where the CLI on this machine finds it.
     """
     import uvicorn
 
-    from kubeprobe.center.api.app import create_app
     from kubeprobe.center.settings import CenterSettings
+    from kubeprobe.web.app import create_web_app
 
     overrides = {
         k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None
     }
     settings = CenterSettings(**overrides)  # type: ignore[arg-type]
     typer.echo(
-        f"center: {settings.resolved_database_url().split('@')[-1]} on http://{settings.host}:{settings.port}",
+        f"center: {settings.resolved_database_url().split('@')[-1]} on http://{settings.host}:{settings.port}"
+        f" (dashboard: http://{settings.host}:{settings.port}/ui/)",
         err=True,
     )
-    app = create_app(settings, dispatch=settings.dispatch)
+    app = create_web_app(settings, dispatch=settings.dispatch)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -13,7 +13,6 @@ Rules (all counted in runs, not seconds, so they scale with the interval):
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -49,12 +48,35 @@ class Transition:
 
 
 class Denoiser:
-    """Feeds on outcomes one at a time; :meth:`observe` returns a :class:`Transition` on a change."""
+    """Feeds on outcomes one at a time; :meth:`observe` returns a :class:`Transition` on a change.
+
+    Constant work per outcome whatever the window (up to 1000 runs): the window's failure count and
+    its ok/failed alternations are kept up to date as outcomes enter and leave it, and a reason text
+    is built only when the state changes.
+    """
+
+    __slots__ = (
+        "_alternations",
+        "_decided",
+        "_failed",
+        "_window",
+        "consecutive_errors",
+        "consecutive_failures",
+        "consecutive_successes",
+        "decided",
+        "oks",
+        "rules",
+        "runs",
+        "state",
+    )
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.state: State = "unknown"
-        self._window: deque[Outcome] = deque(maxlen=rules.window)
+        self._window: deque[Outcome] = deque()  # the last ``rules.window`` outcomes
+        self._decided: deque[Outcome] = deque()  # the ok/failed ones among them, in order
+        self._failed = 0  # failed outcomes in the window
+        self._alternations = 0  # ok↔failed changes along ``_decided``
         self.consecutive_failures = 0
         self.consecutive_successes = 0
         self.consecutive_errors = 0
@@ -67,13 +89,35 @@ class Denoiser:
         """Successful / decided runs since the loop started (errors are not decided)."""
         return self.oks / self.decided if self.decided else None
 
-    def _alternations(self) -> int:
-        decided = [o for o in self._window if o != "error"]
-        return sum(1 for a, b in itertools.pairwise(decided) if a != b)
+    def _push(self, outcome: Outcome) -> None:
+        window, decided = self._window, self._decided
+        if len(window) == self.rules.window:
+            gone = window.popleft()
+            if gone != "error":
+                decided.popleft()
+                if gone == "failed":
+                    self._failed -= 1
+                if decided and decided[0] != gone:
+                    self._alternations -= 1
+        window.append(outcome)
+        if outcome != "error":
+            if decided and decided[-1] != outcome:
+                self._alternations += 1
+            decided.append(outcome)
+            if outcome == "failed":
+                self._failed += 1
+
+    def _forget(self, oks: int) -> None:
+        """Recovered: the window holds only the ``oks`` latest successes."""
+        self._window.clear()
+        self._decided.clear()
+        self._failed = self._alternations = 0
+        for _ in range(min(oks, self.rules.window)):
+            self._push("ok")
 
     def observe(self, outcome: Outcome) -> Transition | None:
         self.runs += 1
-        self._window.append(outcome)
+        self._push(outcome)
         if outcome == "ok":
             self.oks += 1
             self.decided += 1
@@ -85,30 +129,36 @@ class Denoiser:
             self.consecutive_successes = self.consecutive_errors = 0
         else:
             self.consecutive_errors += 1
-        new, reason = self._next()
+        new = self._next()
         if new == self.state:
             return None
         old, self.state = self.state, new
-        return Transition(old, new, reason)
+        return Transition(old, new, self._reason(old, new))
 
-    def _next(self) -> tuple[State, str]:
+    def _next(self) -> State:
         r = self.rules
-        failed = sum(1 for o in self._window if o == "failed")
         if self.consecutive_errors >= r.failures:
-            return "unknown", f"{self.consecutive_errors} runs in a row could not be decided"
+            return "unknown"
         if self.state == "failing":
             if self.consecutive_successes >= r.successes:
-                # Recovered: forget the failures that made it fail.
-                self._window.clear()
-                self._window.extend(["ok"] * min(self.consecutive_successes, r.window))
-                return "healthy", f"{self.consecutive_successes} successful runs in a row"
-            return "failing", f"{failed} of the last {len(self._window)} runs failed"
-        if failed >= r.failures:
-            return "failing", f"{failed} of the last {len(self._window)} runs failed"
-        if self._alternations() >= r.flap_changes:
-            return "degraded", f"flapping: {self._alternations()} ok/failed changes in the last runs"
-        if failed:
-            return "degraded", f"{failed} of the last {len(self._window)} runs failed"
+                self._forget(self.consecutive_successes)  # forget the failures that made it fail
+                return "healthy"
+            return "failing"
+        if self._failed >= r.failures:
+            return "failing"
+        if self._alternations >= r.flap_changes or self._failed:
+            return "degraded"
         if self.consecutive_successes:
-            return "healthy", "recent runs succeeded"
-        return self.state, "no decided run yet"
+            return "healthy"
+        return self.state
+
+    def _reason(self, old: State, state: State) -> str:
+        if state == "unknown":
+            return f"{self.consecutive_errors} runs in a row could not be decided"
+        if state == "healthy":
+            if old == "failing":
+                return f"{self.consecutive_successes} successful runs in a row"
+            return "recent runs succeeded"
+        if state == "degraded" and self._alternations >= self.rules.flap_changes:
+            return f"flapping: {self._alternations} ok/failed changes in the last runs"
+        return f"{self._failed} of the last {len(self._window)} runs failed"

@@ -1,7 +1,10 @@
-"""One ProbeConfig's loop: run the probe on a fixed-rate, jittered schedule; denoise; report.
+"""One ProbeConfig's loop: what happens with each raw result (denoise, report), and its schedule data.
 
-The schedule is absolute (start + jitter + k * interval), so a slow run does not shift the next
-ones; a run never overlaps the previous one, and ticks missed meanwhile are skipped and counted.
+The runs themselves are started by :class:`kubeprobe.operator.scheduler.ProbeScheduler`, which
+keeps every loop of the process on one heap; a loop only holds its config, probe, denoiser, outlet
+and the bookkeeping the scheduler and the CR status need. Per run the work is constant: a few
+counter updates, one array append for the summary's latency percentiles, and a report only on a
+state change or at the end of a summary period.
 """
 
 from __future__ import annotations
@@ -9,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import random
-import time
-from array import array
 from collections.abc import Callable
 
-from kubeprobe.operator.denoise import Denoiser
-from kubeprobe.operator.probes import Probe, run_once
+from kubeprobe.operator.denoise import Denoiser, Outcome
+from kubeprobe.operator.probes import Probe
 from kubeprobe.operator.reporting import Outlet, Stats
 from kubeprobe.operator.spec import ProbeConfigSpec
 
@@ -28,12 +28,30 @@ def jitter_of(key: str, interval: float) -> float:
     return random.Random(key).uniform(0, interval)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _utc(at: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(at, dt.UTC)
 
 
 class ProbeLoop:
-    """Runs one config until cancelled; ``on_change`` is called after each state transition."""
+    """One config's results; ``on_change`` is called after each state transition."""
+
+    __slots__ = (
+        "_period_end",
+        "active",
+        "denoiser",
+        "jitter",
+        "last_message",
+        "last_run_at",
+        "last_transition",
+        "on_change",
+        "outlet",
+        "probe",
+        "running",
+        "skipped",
+        "spec",
+        "stats",
+        "task",
+    )
 
     def __init__(
         self,
@@ -42,35 +60,42 @@ class ProbeLoop:
         outlet: Outlet,
         *,
         on_change: Callable[[ProbeLoop], None] = lambda _loop: None,
-        clock: Callable[[], float] = time.monotonic,
         jitter: float | None = None,
     ) -> None:
         self.spec, self.probe, self.outlet = spec, probe, outlet
         self.denoiser = Denoiser(spec.rules)
         self.on_change = on_change
-        self._clock = clock
         self.jitter = jitter_of(spec.key, spec.interval) if jitter is None else jitter
         self.stats: Stats | None = None  # the current summary period, from its first run
-        self.skipped = 0
-        self.lateness_ms: array[float] = array("d")  # filled only when keep_lateness (benchmarks)
-        self.last_run: dt.datetime | None = None
+        self._period_end = 0.0
+        self.skipped = 0  # ticks not run: the previous run was still going, or the process lagged
+        self.last_run_at: float | None = None  # epoch seconds
         self.last_transition: dt.datetime | None = None
         self.last_message = ""
-        self.keep_lateness = False
+        # Scheduler bookkeeping: still scheduled; a run started or waiting; the run's task if any.
+        self.active = False
+        self.running = False
+        self.task: asyncio.Task[None] | None = None
 
-    def record(self, outcome: str, duration_ms: float, message: str, at: dt.datetime) -> None:
-        """Feed one raw result: denoise, report a change at once, a summary when its period is over."""
-        assert outcome in ("ok", "failed", "error")
-        if self.stats is None:
-            self.stats = Stats(start=at)
-        self.stats.add(outcome, duration_ms, message)  # type: ignore[arg-type]
-        self.last_run = at
+    @property
+    def last_run(self) -> dt.datetime | None:
+        return _utc(self.last_run_at) if self.last_run_at is not None else None
+
+    def record(self, outcome: Outcome, duration_ms: float, message: str, at: float) -> None:
+        """Feed one raw result (``at`` in epoch seconds): denoise, report a change at once, a
+        summary when its period is over."""
+        stats = self.stats
+        if stats is None:
+            stats = self.stats = Stats(start=_utc(at))
+            self._period_end = at + self.spec.summary_interval
+        stats.add(outcome, duration_ms, message)
+        self.last_run_at = at
         if message:
             self.last_message = message
         d = self.denoiser
-        transition = d.observe(outcome)  # type: ignore[arg-type]
+        transition = d.observe(outcome)
         if transition is not None:
-            self.last_transition = at
+            when = self.last_transition = _utc(at)
             log.info(
                 "probe config %s: %s -> %s (%s)",
                 self.spec.key,
@@ -79,32 +104,13 @@ class ProbeLoop:
                 transition.reason,
             )
             self.outlet.state_change(
-                transition, at, message, d.consecutive_failures, d.success_ratio, duration_ms=duration_ms
+                transition, when, message, d.consecutive_failures, d.success_ratio, duration_ms=duration_ms
             )
             self.on_change(self)
-        if (at - self.stats.start).total_seconds() >= self.spec.summary_interval:
-            stats, self.stats = self.stats, Stats(start=at)
-            self.outlet.summary(stats, at, d.state, d.consecutive_failures)
-        else:
+        if at >= self._period_end:
+            end = _utc(at)
+            self.stats = Stats(start=end)
+            self._period_end = at + self.spec.summary_interval
+            self.outlet.summary(stats, end, d.state, d.consecutive_failures)
+        elif self.outlet.holding:
             self.outlet.pump()
-
-    async def run(self) -> None:
-        interval = self.spec.interval
-        next_at = self._clock() + self.jitter
-        try:
-            while True:
-                delay = next_at - self._clock()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if self.keep_lateness:
-                    self.lateness_ms.append((self._clock() - next_at) * 1000)
-                outcome, ms, message = await run_once(self.probe, self.spec.timeout)
-                self.record(outcome, ms, message, _now())
-                next_at += interval
-                behind = self._clock() - next_at
-                if behind > 0:
-                    missed = math.ceil(behind / interval)
-                    self.skipped += missed
-                    next_at += missed * interval
-        finally:
-            await self.probe.close()

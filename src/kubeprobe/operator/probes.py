@@ -16,10 +16,11 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -35,6 +36,7 @@ from kubeprobe.operator.denoise import Outcome
 from kubeprobe.operator.spec import ProbeConfigSpec
 
 LABEL = "kubeprobe.io/resident"
+log = logging.getLogger(__name__)
 
 
 class ProbeFailure(Exception):
@@ -42,7 +44,14 @@ class ProbeFailure(Exception):
 
 
 class Probe:
-    """One ProbeConfig's probe. Subclasses implement :meth:`run`; :meth:`close` releases resources."""
+    """One ProbeConfig's probe. Subclasses implement :meth:`run`; :meth:`close` releases resources.
+
+    ``eager = True`` tells the scheduler that :meth:`run` is an in-process check that usually
+    returns without waiting and enters no timeout or cancel scope before its first ``await``: it
+    is then started inline, without a task. Probes that do I/O leave it False.
+    """
+
+    eager: ClassVar[bool] = False
 
     def __init__(self, spec: ProbeConfigSpec, kube: KubeClient) -> None:
         self.spec, self.kube = spec, kube
@@ -94,18 +103,30 @@ class ProbeRegistry:
 registry = ProbeRegistry()
 
 
+def classify(exc: Exception, timeout: float) -> tuple[Outcome, str]:
+    """A run's exception → (outcome, message): the path is broken (failed) or it could not be probed."""
+    if isinstance(exc, TimeoutError):
+        return "failed", f"timed out after {timeout:g}s"
+    text = str(exc)[:500] or type(exc).__name__
+    if isinstance(
+        exc, (ProbeFailure, KubeConnectionError, KubeServerError, ThrottledError, httpx.TransportError)
+    ):
+        return "failed", text
+    if not isinstance(exc, (KubeClientError, ValueError, KeyError, httpx.HTTPError)):
+        log.warning("probe raised an unexpected %s (counted as undecided): %s", type(exc).__name__, text)
+        text = f"{type(exc).__name__}: {text}"
+    return "error", text
+
+
 async def run_once(probe: Probe, timeout: float) -> tuple[Outcome, float, str]:
     """Run the probe once under ``timeout``: (outcome, duration in ms, message)."""
     start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             await probe.run()
-    except TimeoutError:
-        return "failed", (time.perf_counter() - start) * 1000, f"timed out after {timeout:g}s"
-    except (ProbeFailure, KubeConnectionError, KubeServerError, ThrottledError, httpx.TransportError) as exc:
-        return "failed", (time.perf_counter() - start) * 1000, str(exc)[:500] or type(exc).__name__
-    except (KubeClientError, ValueError, KeyError, httpx.HTTPError) as exc:
-        return "error", (time.perf_counter() - start) * 1000, str(exc)[:500] or type(exc).__name__
+    except Exception as exc:
+        outcome, message = classify(exc, timeout)
+        return outcome, (time.perf_counter() - start) * 1000, message
     return "ok", (time.perf_counter() - start) * 1000, ""
 
 

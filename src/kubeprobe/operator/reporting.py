@@ -161,6 +161,11 @@ class Outlet:
         self.held_summary_extra = {"end": end, "state": state, "consecutive_failures": consecutive_failures}
         self.pump()
 
+    @property
+    def holding(self) -> bool:
+        """Reports are held back for want of tokens."""
+        return self.held_state is not None or self.held_summary is not None
+
     def pump(self) -> None:
         """Write what is held back, as far as the budgets allow (state changes first)."""
         if self.held_state is not None and take_both(self.bucket, self.shared):

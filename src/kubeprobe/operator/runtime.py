@@ -21,6 +21,7 @@ from kubeprobe.operator.buffer import ReportBuffer
 from kubeprobe.operator.loop import ProbeLoop
 from kubeprobe.operator.probes import ProbeRegistry, registry
 from kubeprobe.operator.reporting import Outlet, Reporter
+from kubeprobe.operator.scheduler import ProbeScheduler
 from kubeprobe.operator.settings import OperatorSettings
 from kubeprobe.operator.spec import API_VERSION, PLURAL, ProbeConfigSpec
 
@@ -54,12 +55,13 @@ class ProbeOperator:
         )
         self.write_status = write_status
         self.loops: dict[str, ProbeLoop] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.scheduler = ProbeScheduler(max_in_flight=settings.max_in_flight)
         self._dirty: set[str] = set()
         self._status_wake = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        self.scheduler.start()
         if self.reporter:
             self._background.append(asyncio.create_task(self.reporter.run(), name="reporter"))
         if self.write_status:
@@ -67,12 +69,12 @@ class ProbeOperator:
 
     async def stop(self) -> None:
         gc.unfreeze()
-        tasks = list(self._tasks.values())
-        self._tasks.clear()
+        await self.scheduler.stop()
+        loops = list(self.loops.values())
         self.loops.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # all at once: one loop turn, not n
+        for loop in loops:
+            loop.active = False
+        await asyncio.gather(*(loop.probe.close() for loop in loops), return_exceptions=True)
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -87,7 +89,7 @@ class ProbeOperator:
     async def upsert(self, spec: ProbeConfigSpec) -> bool:
         """Start the config's loop, or restart it when its spec changed; True if (re)started."""
         old = self.loops.get(spec.key)
-        if old is not None and old.spec == spec and not self._tasks[spec.key].done():
+        if old is not None and old.spec == spec:
             return False
         if old is not None:
             await self.remove(spec.key)
@@ -96,7 +98,7 @@ class ProbeOperator:
         outlet = Outlet(spec, self.settings.cluster, self.buffer, self.shared, wake=wake)
         loop = ProbeLoop(spec, probe, outlet, on_change=self._changed)
         self.loops[spec.key] = loop
-        self._tasks[spec.key] = asyncio.create_task(loop.run(), name=f"probe {spec.key}")
+        self.scheduler.add(loop)
         self._dirty.add(spec.key)
         self._status_wake.set()
         log.info("probe config %s: started (%s every %gs)", spec.key, spec.probe, spec.interval)
@@ -107,13 +109,10 @@ class ProbeOperator:
 
     async def remove(self, key: str) -> None:
         gc.unfreeze()  # let the removed loop's objects be collected; the next upsert freezes again
-        task = self._tasks.pop(key, None)
-        self.loops.pop(key, None)
+        loop = self.loops.pop(key, None)
         self._dirty.discard(key)
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if loop is not None:
+            await self.scheduler.remove(loop)
 
     def _changed(self, loop: ProbeLoop) -> None:
         self._dirty.add(loop.spec.key)

@@ -2,10 +2,13 @@
 
 In ``kubeprobe-system`` (created with its RBAC if missing) it makes the run's anchor ConfigMap and
 a pod owned by it, with the contract's environment, run-id labels and a ServiceAccount per
-template that holds only the permissions the template declares. It watches the pod:
+template that holds only the permissions the template declares (its ``rbac_rules``: a ClusterRole
+and ClusterRoleBinding named ``kubeprobe:case:<template>``). It watches the pod:
 unschedulable or an image that cannot be pulled → ``error`` with the reason; the deadline passed →
 ``timed_out``; the pod ended → ``exited`` with its exit code and logs. Deleting the anchor lets the
-garbage collector remove the pod; :func:`sweep` removes what a crash left behind.
+garbage collector remove the pod; :func:`sweep` removes what a crash left behind. When the center
+stops while a run's pod runs, the pod is left alone and :meth:`PodRunner.adopt` lets the next
+center follow it to its end.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import re
+import time
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import parse_kubeconfig
-from kubeprobe.kube.errors import ConflictError, KubeConfigError, KubeConnectionError, KubeError
+from kubeprobe.kube.errors import (
+    ConflictError,
+    KubeConfigError,
+    KubeConnectionError,
+    KubeError,
+    NotFoundError,
+)
 from kubeprobe.runners.base import MAX_LOG_BYTES, RunEnd, RunnerError, RunRequest
 
 log = logging.getLogger(__name__)
@@ -40,6 +51,11 @@ def _short(run_id: str) -> str:
     return re.sub(r"[^a-z0-9]", "", run_id.lower())[:12] or "run"
 
 
+def pod_name(run_id: str) -> str:
+    """The name of a run's pod (and of its anchor ConfigMap) in ``kubeprobe-system``."""
+    return f"kp-run-{_short(run_id)}"
+
+
 class PodRunner:
     """Runs cases as pods. ``pod_overrides`` (e.g. nodeSelector, tolerations) go into every pod spec."""
 
@@ -49,10 +65,13 @@ class PodRunner:
         poll_seconds: float = 0.5,
         unschedulable_grace_seconds: float = 10.0,
         pod_overrides: dict[str, Any] | None = None,
+        rbac_cache_seconds: float = 300.0,
     ) -> None:
         self.poll_seconds = poll_seconds
         self.unschedulable_grace = unschedulable_grace_seconds
         self.pod_overrides = pod_overrides or {}
+        self.rbac_cache_seconds = rbac_cache_seconds
+        self._rbac_cache: dict[tuple[str, str], tuple[str, float]] = {}
 
     async def run(self, request: RunRequest) -> RunEnd:
         if not request.case.image:
@@ -67,27 +86,68 @@ class PodRunner:
             except KubeConnectionError as exc:
                 return RunEnd("error", f"cluster {request.cluster} unreachable: {exc}")
             except KubeError as exc:
+                self._rbac_cache.pop((conn.server, dns_name(request.case.template)), None)  # set up again
                 await self._cleanup(kube, request)
                 return RunEnd("error", f"cannot create the run's pod in {request.cluster}: {exc}")
+            return await self._follow(kube, request, pod_name)
+
+    async def has_pod(self, request: RunRequest) -> bool:
+        """Whether the run's pod exists; raises :class:`RunnerError` when the cluster cannot say."""
+        try:
+            conn = parse_kubeconfig(request.kubeconfig, source=f"cluster {request.cluster} kubeconfig")
+        except KubeConfigError as exc:
+            raise RunnerError(str(exc)) from exc
+        name = pod_name(request.run_id)
+        async with KubeClient(conn, timeout=10) as kube:
             try:
-                end = await self._watch(kube, request, pod_name)
-                return await self._with_output(kube, pod_name, end)
-            finally:
+                await kube.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
+            except NotFoundError:
+                await self._cleanup(kube, request)  # its anchor, if that is left
+                return False
+            except KubeError as exc:
+                raise RunnerError(f"cluster {request.cluster}: cannot look for pod {name}: {exc}") from exc
+        return True
+
+    async def adopt(self, request: RunRequest) -> RunEnd | None:
+        """Follow the pod of a run that an earlier center started; None when it has no pod any more."""
+        try:
+            conn = parse_kubeconfig(request.kubeconfig, source=f"cluster {request.cluster} kubeconfig")
+        except KubeConfigError as exc:
+            raise RunnerError(str(exc)) from exc
+        async with KubeClient(conn) as kube:
+            name = pod_name(request.run_id)
+            try:
+                await kube.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
+            except NotFoundError:
                 await self._cleanup(kube, request)
+                return None
+            except KubeConnectionError:
+                pass  # _watch retries until the deadline
+            return await self._follow(kube, request, name)
+
+    async def _follow(self, kube: KubeClient, request: RunRequest, name: str) -> RunEnd:
+        """Watch the pod to its end, collect its output and clean up. When the center stops (this
+        task is cancelled) the pod is left running for the next center to adopt."""
+        try:
+            end = await self._watch(kube, request, name)
+            end = await self._with_output(kube, name, end)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await self._cleanup(kube, request)
+            raise
+        await self._cleanup(kube, request)
+        return end
 
     # -- setup ---------------------------------------------------------------------------------
     async def _create(self, kube: KubeClient, request: RunRequest) -> str:
-        await _create_or_keep(
-            kube, "/api/v1/namespaces", {"metadata": {"name": NAMESPACE, "labels": MANAGED}}
-        )
         account = await self._ensure_rbac(kube, request)
-        short = _short(request.run_id)
         labels = {RUN_LABEL: request.run_id, CASE_LABEL: dns_name(request.case.name, 63), **MANAGED}
         anchor = await kube.create(
             f"/api/v1/namespaces/{NAMESPACE}/configmaps",
             {
                 "metadata": {
-                    "name": f"kp-run-{short}",
+                    "name": pod_name(request.run_id),
                     "labels": labels,
                     "annotations": {DEADLINE_ANNOTATION: request.deadline.astimezone(dt.UTC).isoformat()},
                 },
@@ -109,7 +169,7 @@ class PodRunner:
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"kp-run-{short}", "labels": labels, "ownerReferences": [owner]},
+            "metadata": {"name": pod_name(request.run_id), "labels": labels, "ownerReferences": [owner]},
             "spec": {
                 "serviceAccountName": account,
                 "restartPolicy": "Never",
@@ -124,21 +184,35 @@ class PodRunner:
         return name
 
     async def _ensure_rbac(self, kube: KubeClient, request: RunRequest) -> str:
-        """A ServiceAccount per template bound to exactly the rules the template declares."""
-        account = f"kp-case-{dns_name(request.case.template)}"
+        """A ServiceAccount per template bound (by a ClusterRole and its binding, both named
+        ``kubeprobe:case:<template>``) to exactly the rules the template declares; no rules, no
+        binding. What was set up is remembered per cluster and template for a few minutes, so a
+        busy center does not rewrite the same RBAC for every run."""
+        template = dns_name(request.case.template)
+        account = f"kp-case-{template}"
+        rules = [dict(r) for r in request.case.rbac_rules]
+        key = (kube.conn.server, template)
+        fingerprint = json.dumps(rules, sort_keys=True)
+        now = time.monotonic()
+        cached = self._rbac_cache.get(key)
+        if cached and cached[0] == fingerprint and now - cached[1] < self.rbac_cache_seconds:
+            return account
+        await _create_or_keep(
+            kube, "/api/v1/namespaces", {"metadata": {"name": NAMESPACE, "labels": MANAGED}}
+        )
         await _create_or_keep(
             kube,
             f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
             {"metadata": {"name": account, "labels": MANAGED}},
         )
-        if request.case.rbac_rules:
-            role = f"kubeprobe:case:{dns_name(request.case.template)}"
-            rbac = "/apis/rbac.authorization.k8s.io/v1"
-            body = {"metadata": {"name": role, "labels": MANAGED}, "rules": list(request.case.rbac_rules)}
+        role = f"kubeprobe:case:{template}"
+        rbac = "/apis/rbac.authorization.k8s.io/v1"
+        if rules:
+            body = {"metadata": {"name": role, "labels": MANAGED}, "rules": rules}
             try:
                 await kube.create(f"{rbac}/clusterroles", body)
             except ConflictError:
-                await kube.patch(f"{rbac}/clusterroles/{role}", {"rules": body["rules"]})
+                await kube.patch(f"{rbac}/clusterroles/{role}", {"rules": rules})
             await _create_or_keep(
                 kube,
                 f"{rbac}/clusterrolebindings",
@@ -148,6 +222,11 @@ class PodRunner:
                     "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}],
                 },
             )
+        else:  # the template declares nothing (any more): the account may do nothing
+            for path in (f"{rbac}/clusterrolebindings/{role}", f"{rbac}/clusterroles/{role}"):
+                with contextlib.suppress(NotFoundError):
+                    await kube.delete(path)
+        self._rbac_cache[key] = (fingerprint, now)
         return account
 
     # -- watching ------------------------------------------------------------------------------
@@ -163,6 +242,8 @@ class PodRunner:
             except KubeConnectionError:
                 await asyncio.sleep(self.poll_seconds)
                 continue
+            except NotFoundError:
+                return RunEnd("error", f"pod {name} was deleted before it ended")
             status = pod.get("status") or {}
             phase = status.get("phase")
             if phase in ("Succeeded", "Failed"):
@@ -207,11 +288,11 @@ class PodRunner:
         return RunEnd(end.state, end.reason, end.exit_code, logs, events)
 
     async def _cleanup(self, kube: KubeClient, request: RunRequest) -> None:
-        short = _short(request.run_id)
+        name = pod_name(request.run_id)
         with contextlib.suppress(KubeError):
-            await kube.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/kp-run-{short}", grace_period_seconds=0)
+            await kube.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", grace_period_seconds=0)
         with contextlib.suppress(KubeError):
-            await kube.delete(f"/api/v1/namespaces/{NAMESPACE}/configmaps/kp-run-{short}")
+            await kube.delete(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}")
 
 
 def _exit_code(status: dict[str, Any]) -> int | None:

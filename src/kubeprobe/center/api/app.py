@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kubeprobe import __version__
-from kubeprobe.center.api import errors, ops, resources, runs, triggers
+from kubeprobe.center.api import analysis as analysis_api
+from kubeprobe.center.api import errors, fleet, ops, resources, runs, triggers
+from kubeprobe.center.api import incidents as incidents_api
 from kubeprobe.center.api import resident as resident_api
 from kubeprobe.center.api.ops import CenterMetrics
 from kubeprobe.center.builtin import builtin_templates, register_builtin
@@ -140,6 +142,7 @@ def create_app(
                 )
             )
             app.state.dispatch_wake = started.dispatcher.wake
+            app.state.watches = started.watches
         try:
             yield
         finally:
@@ -165,6 +168,9 @@ def create_app(
     app.include_router(runs.router)
     app.include_router(triggers.router)
     app.include_router(resident_api.router)
+    app.include_router(analysis_api.router)
+    app.include_router(fleet.router)
+    app.include_router(incidents_api.router)
 
     @app.middleware("http")
     async def measure(request, call_next):  # type: ignore[no-untyped-def]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from kubeprobe.center.auth import Principal, RoleName
 from kubeprobe.center.credentials import SecretBox
@@ -66,3 +67,23 @@ Viewer = Annotated[Principal, Depends(role("viewer"))]
 Operator = Annotated[Principal, Depends(role("operator"))]
 Admin = Annotated[Principal, Depends(role("admin"))]
 Reporter = Annotated[Principal, Depends(role("reporter"))]
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """A JSON schema with its `$defs` references replaced by what they name (none are recursive)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def json_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI `requestBody` for a route that parses its raw body itself (a fast path) but should
+    still document (and be fuzzed against) the model it accepts."""
+    schema = model.model_json_schema()
+    inlined = _inline(schema, schema.get("$defs", {}))
+    return {"required": True, "content": {"application/json": {"schema": inlined}}}

@@ -1,4 +1,5 @@
-"""Open health endpoints (/healthz, /readyz) and Prometheus /metrics (viewer token) with its registry."""
+"""Open health endpoints (/healthz, /readyz) and Prometheus /metrics (viewer token) with its registry:
+this process's request metrics, and run metrics computed from the store at scrape time (center/metrics.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from kubeprobe.center.api.deps import StoreDep, Viewer
+from kubeprobe.center.metrics import StoreCollector
 
 router = APIRouter()
 
@@ -18,8 +20,11 @@ class CenterMetrics:
     """The center's metrics in an explicit registry (one per app, so tests never share state)."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    store_cache_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        self.runs = StoreCollector(cache_seconds=self.store_cache_seconds)
+        self.registry.register(self.runs)
         self.requests = Counter(
             "kubeprobe_center_requests", "API requests", ["method", "route", "status"], registry=self.registry
         )
@@ -52,7 +57,9 @@ async def readyz(store: StoreDep) -> Response:
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response)
-async def metrics(who: Viewer, request: Request) -> Response:
+async def metrics(who: Viewer, request: Request, store: StoreDep) -> Response:
     """Prometheus text format; scrape with a viewer token (bearer_token in the scrape config)."""
-    registry: CollectorRegistry = request.app.state.metrics.registry
+    center: CenterMetrics = request.app.state.metrics
+    await center.runs.refresh(store)
+    registry = center.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,22 +5,41 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from kubeprobe.center.api.deps import Operator, StoreDep, Viewer, check_batch_size
-from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentBatch, ResidentReportOut
+from kubeprobe.center.api.deps import Operator, StoreDep, Viewer, check_batch_size, json_body_schema
+from kubeprobe.center.resident_schemas import (
+    ResidentAccepted,
+    ResidentBatch,
+    ResidentReportOut,
+    parse_resident_batch,
+)
 from kubeprobe.center.store import resident
 
 router = APIRouter(prefix="/api/v1/resident", tags=["resident"])
 
 
-@router.post("/reports", status_code=202, response_model=ResidentAccepted)
-async def ingest_reports(
-    body: ResidentBatch, who: Operator, store: StoreDep, request: Request
-) -> ResidentAccepted:
-    """State changes and summaries of ProbeConfigs, in order; keys make a replayed batch harmless."""
-    check_batch_size(request, "reports", len(body.reports))
+_BODY = json_body_schema(ResidentBatch)
+
+
+@router.post(
+    "/reports", status_code=202, response_model=ResidentAccepted, openapi_extra={"requestBody": _BODY}
+)
+async def ingest_reports(who: Operator, store: StoreDep, request: Request) -> ResidentAccepted:
+    """State changes and summaries of ProbeConfigs, in order; keys make a replayed batch harmless.
+
+    The body is a ResidentBatch, checked straight from its bytes (a fast path with the models' own
+    limits and messages); the token is checked once for the whole batch."""
+    try:
+        reports = parse_resident_batch(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [dict(e, loc=("body", *e["loc"])) for e in exc.errors(include_url=False)]
+        ) from exc
+    check_batch_size(request, "reports", len(reports))
     async with store.transaction() as s:
-        accepted = await resident.ingest_reports(s, body.reports, who)
+        accepted = await resident.ingest_reports(s, reports, who)
     request.app.state.metrics.results_ingested.inc(accepted.accepted)
     return accepted
 

@@ -6,8 +6,18 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from kubeprobe.center.api.deps import BoxDep, Operator, Reporter, StoreDep, Viewer, check_batch_size
+from kubeprobe.center.api.deps import (
+    BoxDep,
+    Operator,
+    Reporter,
+    StoreDep,
+    Viewer,
+    check_batch_size,
+    json_body_schema,
+)
 from kubeprobe.center.run_schemas import (
     BatchAccepted,
     ClusterHealth,
@@ -17,6 +27,7 @@ from kubeprobe.center.run_schemas import (
     RunCreated,
     RunDetail,
     RunOut,
+    parse_result_batch,
 )
 from kubeprobe.center.schemas import ClusterOut, Page, RunStateName
 from kubeprobe.center.store import clusters, health, ingestion, runs
@@ -90,14 +101,30 @@ async def report_run(
     return run
 
 
-@router.post("/results", status_code=202, response_model=BatchAccepted, tags=["runs"])
-async def ingest_results(
-    body: ResultBatch, who: Operator, store: StoreDep, request: Request
-) -> BatchAccepted:
-    """Finished runs in one batch (resident operator, runners); ids make retries idempotent."""
-    check_batch_size(request, "results", len(body.results))
+_BATCH_BODY = json_body_schema(ResultBatch)
+
+
+@router.post(
+    "/results",
+    status_code=202,
+    response_model=BatchAccepted,
+    tags=["runs"],
+    openapi_extra={"requestBody": _BATCH_BODY},
+)
+async def ingest_results(who: Operator, store: StoreDep, request: Request) -> BatchAccepted:
+    """Finished runs in one batch (resident operator, runners); ids make retries idempotent.
+
+    The body is a ResultBatch; it is parsed and checked straight from its bytes (a fast path with
+    the models' own limits and messages)."""
+    try:
+        results = parse_result_batch(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [dict(e, loc=("body", *e["loc"])) for e in exc.errors(include_url=False)]
+        ) from exc
+    check_batch_size(request, "results", len(results))
     async with store.transaction() as s:
-        accepted = await ingestion.ingest_results(s, body.results, who)
+        accepted = await ingestion.ingest_results(s, results, who)
     request.app.state.metrics.results_ingested.inc(accepted.accepted)
     return accepted
 

@@ -105,6 +105,22 @@ async def post_event(body: dict[str, Any], who: Operator, store: StoreDep, reque
     return EventAccepted(event=event.id, cluster=event.cluster, runs=started, coalesced=len(recent))
 
 
+class WatchStatus(BaseModel):
+    cluster: str
+    resource: str = Field(description="resource.group/namespace[/name][?selector]; namespace * is all")
+    targets: int = Field(description="(binding, case) pairs that a change here runs")
+    state: str = Field(description="starting, watching, retrying (with back-off), or error")
+    message: str
+
+
+@router.get("/watches", response_model=list[WatchStatus], tags=["triggers"])
+async def list_watches(who: Viewer, request: Request) -> list[WatchStatus]:
+    """The watches the center keeps for bindings with ``watch``, and how each is doing (empty when
+    this center does not dispatch)."""
+    manager = getattr(request.app.state, "watches", None)
+    return [WatchStatus(**w) for w in manager.status()] if manager is not None else []
+
+
 class KuberhealthyReport(BaseModel):
     """Kuberhealthy's check report, as its own client sends it."""
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.schemas import BindingIn, BindingOut
+from kubeprobe.center.schemas import BindingIn, BindingOut, WatchIn
 from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
 from kubeprobe.center.store.tables import Binding, Case, Cluster, ClusterGroup, Suite
 
@@ -32,6 +32,7 @@ async def binding_out(session: AsyncSession, row: Binding) -> BindingOut:
         jitter_seconds=row.jitter_seconds,
         cron=row.cron,
         events=row.events,
+        watch=[WatchIn.model_validate(w) for w in row.watch or []],
         timeout_seconds=row.timeout_seconds,
         concurrency=row.concurrency,
         severity=row.severity,
@@ -70,6 +71,11 @@ async def _apply(session: AsyncSession, row: Binding, body: BindingIn) -> None:
         body.concurrency,
     )
     row.severity, row.enabled = str(body.severity), body.enabled
+    keys = [w.key() for w in body.watch]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise InvalidInputError(f"watch: {dup} is listed twice; list each watch once", field="watch")
+    row.watch = [w.model_dump(exclude_none=True) for w in body.watch]
 
 
 async def create_binding(session: AsyncSession, body: BindingIn, who: Principal) -> BindingOut:

@@ -66,8 +66,15 @@ def template_out(row: CaseTemplate) -> TemplateOut:
         timeout_seconds=row.timeout_seconds,
         description=row.description,
         builtin=row.builtin,
+        rbac_rules=list(row.rbac_rules or []),
         created=row.created,
     )
+
+
+def _template_columns(body: TemplateIn) -> dict[str, Any]:
+    columns = body.model_dump(exclude={"rbac_rules"})
+    columns["rbac_rules"] = [rule.as_kube() for rule in body.rbac_rules]
+    return columns
 
 
 async def create_template(
@@ -75,7 +82,7 @@ async def create_template(
 ) -> TemplateOut:
     await ensure_new(session, CaseTemplate, body.name, "case template")
     check_schema(body.params_schema)
-    row = CaseTemplate(created=utcnow(), builtin=builtin, **body.model_dump())
+    row = CaseTemplate(created=utcnow(), builtin=builtin, **_template_columns(body))
     session.add(row)
     await session.flush()
     audit(session, who, "create", "template", body.name, {"kind": str(body.kind)})
@@ -89,7 +96,7 @@ async def replace_template(session: AsyncSession, name: str, body: TemplateIn, w
             f"name: {body.name!r} differs from the path's {name!r}; names cannot change", field="name"
         )
     check_schema(body.params_schema)
-    for key, value in body.model_dump().items():
+    for key, value in _template_columns(body).items():
         setattr(row, key, value)
     cases = (await session.execute(select(Case).where(Case.template_id == row.id))).scalars().all()
     for case in cases:

@@ -1,119 +1,144 @@
-"""Batched result ingestion: many finished runs in one transaction, idempotent by run id."""
+"""Batched result ingestion: many finished runs in one transaction, idempotent by run id.
+
+Per batch: one lookup of the case and cluster names, one of the ids already stored, then one
+executemany each for runs, steps and the latest status (findings, rare, go through SQLAlchemy).
+A concurrent batch storing the same ids at the same moment makes this one fail whole (409): a
+retry then counts them as duplicates.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.run_schemas import BatchAccepted, ResultIn
-from kubeprobe.center.store.common import audit, utcnow
+from kubeprobe.center.run_schemas import BatchAccepted, FindingIn, ResultRow
+from kubeprobe.center.store.common import audit, db_time, insert_many, utcnow
 from kubeprobe.center.store.status import StatusRow, update_status
 from kubeprobe.center.store.tables import Case, Cluster, Run, RunFinding, RunStep, table_of
 
-#: Rows per INSERT statement, below SQLite's and asyncpg's bound-parameter limits.
+#: Ids per `IN (...)` lookup, below SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 500
+RUN_COLUMNS = (
+    "id",
+    "case_id",
+    "cluster_id",
+    "trigger",
+    "state",
+    "created",
+    "deadline",
+    "started",
+    "finished",
+    "duration_ms",
+    "messages",
+    "metrics",
+    "details",
+    "reported_at",
+)
+STEP_COLUMNS = ("run_id", "position", "name", "ok", "duration_ms", "error")
 
 
 async def _ids(
-    session: AsyncSession, model: type[Case | Cluster], names: set[str], field: str, results: list[ResultIn]
+    session: AsyncSession, model: type[Case | Cluster], field: str, results: list[ResultRow]
 ) -> dict[str, int]:
+    names = {r[field] for r in results}  # type: ignore[literal-required]
     found = dict((await session.execute(select(model.name, model.id).where(model.name.in_(names)))).all())
-    for i, r in enumerate(results):
-        name = getattr(r, field)
-        if name not in found:
-            raise InvalidInputError(
-                f"results[{i}].{field}: no {field} named {name!r}", field=f"results[{i}].{field}"
-            )
+    if len(found) < len(names):
+        for i, r in enumerate(results):
+            name = r[field]  # type: ignore[literal-required]
+            if name not in found:
+                raise InvalidInputError(
+                    f"results[{i}].{field}: no {field} named {name!r}", field=f"results[{i}].{field}"
+                )
     return found
 
 
-async def ingest_results(session: AsyncSession, results: list[ResultIn], who: Principal) -> BatchAccepted:
+async def _stored(session: AsyncSession, ids: list[str]) -> set[str]:
+    """Which of these run ids are stored already (one plain statement per chunk, no compiling)."""
+    conn = await session.connection()
+    stored: set[str] = set()
+    if conn.dialect.name == "postgresql":
+        found = await conn.exec_driver_sql("SELECT id FROM runs WHERE id = ANY($1::varchar[])", (ids,))
+        return {row[0] for row in found}
+    for start in range(0, len(ids), CHUNK):
+        chunk = tuple(ids[start : start + CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        found = await conn.exec_driver_sql(f"SELECT id FROM runs WHERE id IN ({marks})", chunk)
+        stored.update(row[0] for row in found)
+    return stored
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def ingest_results(session: AsyncSession, results: list[ResultRow], who: Principal) -> BatchAccepted:
     """Store finished runs with their steps and findings; a result whose id is already stored is skipped."""
-    cases = await _ids(session, Case, {r.case for r in results}, "case", results)
-    clusters = await _ids(session, Cluster, {r.cluster for r in results}, "cluster", results)
-    now = utcnow()
-    runs: list[dict[str, Any]] = []
-    by_id: dict[str, ResultIn] = {}
+    cases = await _ids(session, Case, "case", results)
+    clusters = await _ids(session, Cluster, "cluster", results)
+    by_id: dict[str, ResultRow] = {}
     for r in results:
-        run_id = r.id or uuid.uuid4().hex
-        if run_id in by_id:
-            continue
-        by_id[run_id] = r
-        runs.append(
-            {
-                "id": run_id,
-                "case_id": cases[r.case],
-                "cluster_id": clusters[r.cluster],
-                "binding_id": None,
-                "trigger": r.trigger,
-                "state": r.state,
-                "created": r.started,
-                "deadline": r.finished,
-                "started": r.started,
-                "finished": r.finished,
-                "duration_ms": (r.finished - r.started).total_seconds() * 1000,
-                "messages": r.messages,
-                "metrics": r.metrics,
-                "details": {},
-                "root_cause": None,
-                "report_token_hash": None,
-                "reported_at": now,
-            }
-        )
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    inserted: set[str] = set()
-    for start in range(0, len(runs), CHUNK):
-        stmt = (
-            insert(table_of(Run)).on_conflict_do_nothing(index_elements=["id"]).returning(table_of(Run).c.id)
-        )
-        inserted.update((await session.execute(stmt, runs[start : start + CHUNK])).scalars().all())
-    steps: list[dict[str, Any]] = []
+        by_id.setdefault(r.get("id") or uuid.uuid4().hex, r)
+    stored = await _stored(session, list(by_id))
+    when = db_time(session.get_bind().dialect.name)
+    now = when(utcnow())
+    runs: list[tuple[Any, ...]] = []
+    steps: list[tuple[Any, ...]] = []
     findings: list[dict[str, Any]] = []
     status: list[StatusRow] = []
-    for run in runs:
-        if run["id"] not in inserted:
+    for run_id, r in by_id.items():
+        if run_id in stored:
             continue
-        r = by_id[run["id"]]
-        status.append((run["cluster_id"], run["case_id"], run["id"], r.state, r.finished, run["duration_ms"]))
+        case_id, cluster_id = cases[r["case"]], clusters[r["cluster"]]
+        started, finished = r["started"], r["finished"]
+        duration_ms = (finished - started).total_seconds() * 1000
+        begun, ended = when(started), when(finished)
+        runs.append(
+            (
+                run_id,
+                case_id,
+                cluster_id,
+                r.get("trigger", "schedule"),
+                r["state"],
+                begun,
+                ended,
+                begun,
+                ended,
+                duration_ms,
+                _json(r.get("messages", [])),
+                _json(r.get("metrics", {})),
+                "{}",
+                now,
+            )
+        )
+        status.append((cluster_id, case_id, run_id, r["state"], finished, duration_ms))
         steps.extend(
-            {
-                "run_id": run["id"],
-                "position": i,
-                "name": s.name,
-                "ok": s.ok,
-                "duration_ms": s.duration_ms,
-                "error": s.error,
-            }
-            for i, s in enumerate(r.steps)
+            (run_id, i, s["name"], s["ok"], s["duration_ms"], s.get("error"))
+            for i, s in enumerate(r.get("steps", ()))
         )
-        findings.extend(
-            {
-                "run_id": run["id"],
-                "check_id": f.check_id,
-                "severity": str(f.severity),
-                "object": f.object.model_dump() if f.object else None,
-                "message": f.message,
-                "hint": f.hint,
-                "details": f.details,
-            }
-            for f in r.findings
-        )
-    for table, rows in ((table_of(RunStep), steps), (table_of(RunFinding), findings)):
-        for start in range(0, len(rows), CHUNK):
-            await session.execute(insert(table), rows[start : start + CHUNK])
+        findings.extend(_finding(run_id, f) for f in r.get("findings", ()))
+    await insert_many(session, table_of(Run), RUN_COLUMNS, runs)
+    await insert_many(session, table_of(RunStep), STEP_COLUMNS, steps)
+    for start in range(0, len(findings), CHUNK):
+        await session.execute(table_of(RunFinding).insert(), findings[start : start + CHUNK])
     await update_status(session, status)
-    audit(
-        session,
-        who,
-        "ingest",
-        "results",
-        f"{len(inserted)} runs",
-        {"duplicates": len(results) - len(inserted)},
-    )
-    return BatchAccepted(accepted=len(inserted), duplicates=len(results) - len(inserted))
+    accepted = len(runs)
+    audit(session, who, "ingest", "results", f"{accepted} runs", {"duplicates": len(results) - accepted})
+    return BatchAccepted(accepted=accepted, duplicates=len(results) - accepted)
+
+
+def _finding(run_id: str, f: FindingIn) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "check_id": f.check_id,
+        "severity": str(f.severity),
+        "object": f.object.model_dump() if f.object else None,
+        "message": f.message,
+        "hint": f.hint,
+        "details": f.details,
+    }

@@ -6,27 +6,50 @@ next to scheduled ones: healthy and degraded → succeeded (degraded says so in 
 failing → failed, unknown → error. A summary's run carries the period's counts and latency
 percentiles in ``metrics`` and its p50 as ``duration_ms``. A case that does not exist yet is
 created from the ``resident-probe`` template.
+
+A batch is one transaction and a few statements whatever its size: one lookup of its clusters,
+one of its cases, one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key per chunk of reports
+(the idempotency check and the write in one), one bulk INSERT of the new runs (COPY on
+PostgreSQL) and one upsert of the latest status per case x cluster. Values go to the driver ready
+made (JSON text by orjson, datetimes as ``db_time`` gives them): no per-value work in SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, ForeignKey, Index, String, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import NotFoundError
-from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentReportIn, ResidentReportOut
-from kubeprobe.center.store.common import audit, utcnow
+from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentReportOut, ResidentRow
+from kubeprobe.center.store.common import audit, db_time, insert_many, utcnow
+from kubeprobe.center.store.ingestion import RUN_COLUMNS
 from kubeprobe.center.store.status import StatusRow, update_status
 from kubeprobe.center.store.tables import Base, Case, CaseTemplate, Cluster, Run, table_of
 
 TEMPLATE = "resident-probe"
+#: Rows per multi-row INSERT on SQLite (x 10 columns, below its bound-parameter limit) and per
+#: unnest() INSERT on PostgreSQL (arrays have no such limit; a chunk bounds one statement's size).
 CHUNK = 500
+PG_CHUNK = 5000
+REPORT_COLUMNS = (
+    "key",
+    "cluster_id",
+    "case_id",
+    "config",
+    "kind",
+    "state",
+    "previous",
+    "at",
+    "received",
+    "body",
+)
 RUN_STATE = {"healthy": "succeeded", "degraded": "succeeded", "failing": "failed", "unknown": "error"}
 
 
@@ -66,21 +89,39 @@ async def _template_id(session: AsyncSession) -> int:
     return row.id
 
 
-async def _case_ids(session: AsyncSession, reports: list[ResidentReportIn], who: Principal) -> dict[str, int]:
-    names = {r.case for r in reports}
-    found = dict((await session.execute(select(Case.name, Case.id).where(Case.name.in_(names)))).all())
-    missing: dict[str, ResidentReportIn] = {}
+async def _ids_by_name(session: AsyncSession, table: str, names: set[str]) -> dict[str, int]:
+    """``name → id`` of the rows of ``table`` (clusters, cases) with these names, in plain SQL."""
+    conn = await session.connection()
+    ordered = sorted(names)
+    found: dict[str, int] = {}
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        if conn.dialect.paramstyle == "qmark":
+            marks = ", ".join("?" * len(chunk))
+        else:
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+        result = await conn.exec_driver_sql(
+            f"SELECT name, id FROM {table} WHERE name IN ({marks})", tuple(chunk)
+        )
+        rows: list[Any] = list(result.all())
+        found.update((str(row[0]), int(row[1])) for row in rows)
+    return found
+
+
+async def _case_ids(session: AsyncSession, reports: list[ResidentRow], who: Principal) -> dict[str, int]:
+    found = await _ids_by_name(session, "cases", {r["case"] for r in reports})
+    missing: dict[str, ResidentRow] = {}
     for r in reports:
-        if r.case not in found:
-            missing.setdefault(r.case, r)
+        if r["case"] not in found:
+            missing.setdefault(r["case"], r)
     if missing:
         template_id = await _template_id(session)
         rows = [
             Case(
-                name=r.case,
+                name=r["case"],
                 template_id=template_id,
-                params={"config": r.config, "probe": r.probe},
-                description=f"resident ProbeConfig {r.config} ({r.probe})",
+                params={"config": r["config"], "probe": r["probe"]},
+                description=f"resident ProbeConfig {r['config']} ({r['probe']})",
                 created=utcnow(),
             )
             for r in missing.values()
@@ -93,94 +134,134 @@ async def _case_ids(session: AsyncSession, reports: list[ResidentReportIn], who:
     return found
 
 
-def _run_row(r: ResidentReportIn, case_id: int, cluster_id: int, now: dt.datetime) -> dict[str, Any]:
-    state = RUN_STATE[r.state]
-    if r.kind == "summary":
-        started, finished = r.period_start or r.at, r.period_end or r.at
-        duration = r.latency_ms.get("p50")
-        text = f"resident summary: {r.state}; {r.failed} of {r.runs} runs failed, {r.errors} undecided"
-        metrics: dict[str, float] = {"runs": r.runs, "ok": r.ok, "failed": r.failed, "errors": r.errors}
-        metrics.update({f"latency_{k}_ms": v for k, v in r.latency_ms.items()})
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _run_row(
+    r: ResidentRow, case_id: int, cluster_id: int, now: Any, when: Callable[[dt.datetime], Any]
+) -> tuple[Any, ...]:
+    """The run that mirrors a report, in RUN_COLUMNS order, driver-ready (see ``db_time``)."""
+    state = r["state"]
+    if r["kind"] == "summary":
+        started, finished = r.get("period_start") or r["at"], r.get("period_end") or r["at"]
+        latency = r.get("latency_ms") or {}
+        duration = latency.get("p50")
+        runs, failed, errors = r.get("runs", 0), r.get("failed", 0), r.get("errors", 0)
+        text = f"resident summary: {state}; {failed} of {runs} runs failed, {errors} undecided"
+        metrics: dict[str, float] = {"runs": runs, "ok": r.get("ok", 0), "failed": failed, "errors": errors}
+        for name, value in latency.items():
+            metrics[f"latency_{name}_ms"] = value
     else:
-        started = finished = r.at
-        duration = r.duration_ms
-        text = f"resident state: {r.previous or 'unknown'} -> {r.state} ({r.reason or 'no reason given'})"
-        metrics = {"consecutive_failures": float(r.consecutive_failures)}
-        if r.success_ratio is not None:
-            metrics["success_ratio"] = r.success_ratio
-    messages = [text] + ([r.message] if r.message and r.state != "healthy" else [])
-    return {
-        "id": r.key,
-        "case_id": case_id,
-        "cluster_id": cluster_id,
-        "binding_id": None,
-        "trigger": "schedule",
-        "state": state,
-        "created": started,
-        "deadline": finished,
-        "started": started,
-        "finished": finished,
-        "duration_ms": duration,
-        "messages": messages,
-        "metrics": metrics,
-        "details": {"resident": {"kind": r.kind, "config": r.config, "state": r.state, "probe": r.probe}},
-        "root_cause": None,
-        "report_token_hash": None,
-        "reported_at": now,
-    }
+        started = finished = r["at"]
+        duration = r.get("duration_ms")
+        reason = r.get("reason") or "no reason given"
+        text = f"resident state: {r.get('previous') or 'unknown'} -> {state} ({reason})"
+        metrics = {"consecutive_failures": float(r.get("consecutive_failures", 0))}
+        ratio = r.get("success_ratio")
+        if ratio is not None:
+            metrics["success_ratio"] = ratio
+    message = r.get("message")
+    messages = [text, message] if message and state != "healthy" else [text]
+    details = {"resident": {"kind": r["kind"], "config": r["config"], "state": state, "probe": r["probe"]}}
+    begun, ended = when(started), when(finished)
+    return (
+        r["key"],
+        case_id,
+        cluster_id,
+        "schedule",
+        RUN_STATE[state],
+        begun,
+        ended,
+        begun,
+        ended,
+        duration,
+        _json(messages),
+        _json(metrics),
+        _json(details),
+        now,
+    )
+
+
+async def _insert_new(session: AsyncSession, rows: list[tuple[Any, ...]]) -> set[str]:
+    """INSERT report rows (REPORT_COLUMNS) ON CONFLICT (key) DO NOTHING; return the keys stored now.
+
+    One statement per chunk, its values handed to the driver as they are: on PostgreSQL one array
+    per column through ``unnest``, on SQLite one multi-row VALUES; RETURNING names the new keys, so
+    a key stored before, or by a concurrent batch, is counted once, as a duplicate here."""
+    conn = await session.connection()
+    columns = ", ".join(REPORT_COLUMNS)
+    inserted: set[str] = set()
+    if conn.dialect.name == "postgresql":
+        types = ("text", "int", "int", "text", "text", "text", "text", "timestamptz", "timestamptz", "text")
+        arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+        select_list = ", ".join(f"{c}::json" if c == "body" else c for c in REPORT_COLUMNS)
+        sql = (
+            f"INSERT INTO resident_reports ({columns}) SELECT {select_list} FROM unnest({arrays}) "
+            f"AS t({columns}) ON CONFLICT (key) DO NOTHING RETURNING key"
+        )
+        for start in range(0, len(rows), PG_CHUNK):
+            chunk = rows[start : start + PG_CHUNK]
+            result = await conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*chunk, strict=True)))
+            inserted.update(result.scalars())
+        return inserted
+    one = "(" + ", ".join("?" * len(REPORT_COLUMNS)) + ")"
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        sql = (
+            f"INSERT INTO resident_reports ({columns}) VALUES {', '.join([one] * len(chunk))} "
+            "ON CONFLICT (key) DO NOTHING RETURNING key"
+        )
+        result = await conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+        inserted.update(result.scalars())
+    return inserted
 
 
 async def ingest_reports(
-    session: AsyncSession, reports: list[ResidentReportIn], who: Principal
+    session: AsyncSession, reports: list[ResidentRow], who: Principal
 ) -> ResidentAccepted:
     """Store new reports and their runs; a report whose key is stored already is skipped."""
-    clusters = dict(
-        (
-            await session.execute(
-                select(Cluster.name, Cluster.id).where(Cluster.name.in_({r.cluster for r in reports}))
-            )
-        ).all()
-    )
-    for i, r in enumerate(reports):
-        if r.cluster not in clusters:
-            # 404, not 422: the operator keeps the reports and retries once the cluster is registered.
-            raise NotFoundError(f"reports[{i}].cluster: no cluster named {r.cluster!r}; register it first")
+    names = {r["cluster"] for r in reports}
+    clusters = await _ids_by_name(session, "clusters", names)
+    if len(clusters) < len(names):
+        for i, r in enumerate(reports):
+            if r["cluster"] not in clusters:
+                # 404, not 422: the operator keeps the reports and retries once the cluster is registered.
+                raise NotFoundError(
+                    f"reports[{i}].cluster: no cluster named {r['cluster']!r}; register it first"
+                )
     cases = await _case_ids(session, reports, who)
-    now = utcnow()
-    unique: dict[str, ResidentReportIn] = {}
+    when = db_time(session.get_bind().dialect.name)
+    received = utcnow()
+    now = when(received)
+    unique: dict[str, ResidentRow] = {}
     for r in reports:
-        unique.setdefault(r.key, r)
+        unique.setdefault(r["key"], r)
     rows = [
-        {
-            "key": r.key,
-            "cluster_id": clusters[r.cluster],
-            "case_id": cases[r.case],
-            "config": r.config,
-            "kind": r.kind,
-            "state": r.state,
-            "previous": r.previous,
-            "at": r.at,
-            "received": now,
-            "body": r.model_dump(mode="json"),
-        }
+        (
+            r["key"],
+            clusters[r["cluster"]],
+            cases[r["case"]],
+            r["config"],
+            r["kind"],
+            r["state"],
+            r.get("previous"),
+            when(r["at"]),
+            now,
+            _json(r),
+        )
         for r in unique.values()
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = table_of(ResidentReport)
-    inserted: set[str] = set()
-    for start in range(0, len(rows), CHUNK):
-        stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
-        inserted.update((await session.execute(stmt, rows[start : start + CHUNK])).scalars().all())
-    runs = [
-        _run_row(r, cases[r.case], clusters[r.cluster], now) for key, r in unique.items() if key in inserted
-    ]
-    for start in range(0, len(runs), CHUNK):
-        plain = insert(table_of(Run)).on_conflict_do_nothing(index_elements=["id"])
-        await session.execute(plain, runs[start : start + CHUNK])
-    status: list[StatusRow] = [
-        (run["cluster_id"], run["case_id"], run["id"], run["state"], run["finished"], run["duration_ms"])
-        for run in runs
-    ]
+    inserted = await _insert_new(session, rows)
+    runs: list[tuple[Any, ...]] = []
+    status: list[StatusRow] = []
+    for key, r in unique.items():
+        if key in inserted:
+            case_id, cluster_id = cases[r["case"]], clusters[r["cluster"]]
+            runs.append(_run_row(r, case_id, cluster_id, now, when))
+            finished = (r.get("period_end") or r["at"]) if r["kind"] == "summary" else r["at"]
+            status.append((cluster_id, case_id, key, RUN_STATE[r["state"]], finished, runs[-1][9]))
+    await insert_many(session, table_of(Run), RUN_COLUMNS, runs)  # new keys: new run ids
     await update_status(session, status)
     duplicates = len(reports) - len(inserted)
     audit(session, who, "ingest", "resident", f"{len(inserted)} reports", {"duplicates": duplicates})

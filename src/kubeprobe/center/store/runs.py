@@ -10,11 +10,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, Principal, hash_token, new_token
-from kubeprobe.center.errors import GoneError, NotFoundError, PermissionDeniedError
+from kubeprobe.center.errors import GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
 from kubeprobe.center.run_schemas import (
     FindingOut,
     ReportIn,
@@ -47,6 +47,24 @@ def _run_query() -> Select[Run, str, str, str]:
         .join(Cluster, Cluster.id == Run.cluster_id)
         .outerjoin(Binding, Binding.id == Run.binding_id)
     )
+
+
+#: What a run list shows, as plain columns: no ORM objects, no metrics or details to decode.
+_LIST_COLUMNS = (
+    Run.id,
+    Case.name.label("case"),
+    Cluster.name.label("cluster"),
+    Binding.name.label("binding"),
+    Run.trigger,
+    Run.state,
+    Run.created,
+    Run.deadline,
+    Run.started,
+    Run.finished,
+    Run.duration_ms,
+    Run.messages,
+    Run.root_cause,
+)
 
 
 def _out(run: Run, case: str, cluster: str, binding: str | None) -> dict[str, Any]:
@@ -106,7 +124,12 @@ async def list_runs(
     until: dt.datetime | None = None,
 ) -> tuple[list[RunOut], str | None]:
     """Newest first; `cursor` continues after the last run of the previous page."""
-    query = _run_query()
+    query = (
+        select(*_LIST_COLUMNS)
+        .join(Case, Case.id == Run.case_id)
+        .join(Cluster, Cluster.id == Run.cluster_id)
+        .outerjoin(Binding, Binding.id == Run.binding_id)
+    )
     if cluster:
         query = query.where(
             Run.cluster_id == (await by_name(session, Cluster, cluster, "cluster", field="cluster")).id
@@ -123,15 +146,30 @@ async def list_runs(
     if until:
         query = query.where(Run.created < until)
     if cursor:
-        created_s, run_id = decode_cursor(cursor, 2)
-        created = dt.datetime.fromisoformat(created_s)
-        query = query.where(or_(Run.created < created, and_(Run.created == created, Run.id < run_id)))
+        created, run_id = _decode_run_cursor(cursor)
+        # `created <=` is the index range on both stores (a row-value comparison is not: SQLite
+        # scans it from the far end, PostgreSQL misestimates it and picks another index); the
+        # runs created in the cursor's very instant are sorted out by id
+        query = query.where(Run.created <= created, or_(Run.created < created, Run.id < run_id))
     query = query.order_by(Run.created.desc(), Run.id.desc()).limit(check_limit(limit) + 1)
-    rows = (await session.execute(query)).all()
-    page = [RunOut(**_out(r[0], r[1], r[2], r[3])) for r in rows[:limit]]
+    rows = (await session.execute(query)).mappings().all()
+    page = [RunOut.model_validate(row) for row in rows[:limit]]
     more = len(rows) > limit
     nxt = encode_cursor(page[-1].created.isoformat(), page[-1].id) if more and page else None
     return page, nxt
+
+
+def _decode_run_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    created_s, run_id = decode_cursor(cursor, 2)
+    try:
+        created = dt.datetime.fromisoformat(created_s)
+    except ValueError:
+        created = None
+    if created is None or created.tzinfo is None:
+        raise InvalidInputError(
+            "cursor: not a cursor this API returned; pass 'next' unchanged", field="cursor"
+        )
+    return created, run_id
 
 
 async def get_run(session: AsyncSession, run_id: str) -> RunDetail:

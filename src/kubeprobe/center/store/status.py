@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kubeprobe.center.store.common import db_time, insert_many
 from kubeprobe.center.store.tables import CaseStatus, table_of
 
 StatusRow = tuple[int, int, str, str, dt.datetime, float | None]
+COLUMNS = ("cluster_id", "case_id", "run_id", "state", "finished", "duration_ms")
+#: the same in SQLite and PostgreSQL: a pair's row changes only for a run that finished later
+UPSERT = (
+    " ON CONFLICT (cluster_id, case_id) DO UPDATE SET run_id = excluded.run_id, state = excluded.state,"
+    " finished = excluded.finished, duration_ms = excluded.duration_ms"
+    " WHERE case_status.finished < excluded.finished"
+)
 
 
 async def update_status(session: AsyncSession, rows: Iterable[StatusRow]) -> None:
@@ -20,19 +27,9 @@ async def update_status(session: AsyncSession, rows: Iterable[StatusRow]) -> Non
         key = (row[0], row[1])
         if key not in latest or latest[key][4] < row[4]:
             latest[key] = row
-    if not latest:
-        return
+    when = db_time(session.get_bind().dialect.name)
     values = [
-        {"cluster_id": c, "case_id": k, "run_id": r, "state": s, "finished": f, "duration_ms": d}
+        (c, k, r, s, when(f), d)
         for c, k, r, s, f, d in (latest[key] for key in sorted(latest))  # one lock order: no deadlocks
     ]
-    table = table_of(CaseStatus)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.cluster_id, table.c.case_id],
-        set_={c: stmt.excluded[c] for c in ("run_id", "state", "finished", "duration_ms")},
-        where=table.c.finished < stmt.excluded.finished,
-    )
-    await session.execute(stmt, values)
+    await insert_many(session, table_of(CaseStatus), COLUMNS, values, UPSERT)

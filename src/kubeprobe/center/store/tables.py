@@ -2,7 +2,9 @@
 
 Runs carry what running cases needs: a deadline, the hash of a report token valid for that run
 only, and `reported_at` so that a second report changes nothing. `case_status` holds the latest
-run per case x cluster and `rollups` hourly aggregates, so health and history stay fast.
+run per case x cluster, `rollups` hourly and `daily_rollups` daily aggregates, so health and
+history stay fast. Both rollups count latencies in the same fixed buckets (LATENCY_BUCKETS_MS), so
+hours add up to days and days to any window exactly, and percentiles come from summed buckets.
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ NAMING = {
 }
 
 
+#: Upper bounds (ms, inclusive) of the latency buckets of rollups; a last bucket holds the rest.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 60_000, 150_000, 300_000, 600_000
+)  # fmt: skip
+#: Column of each bucket, in the order of LATENCY_BUCKETS_MS, then the overflow bucket.
+BUCKET_COLUMNS: tuple[str, ...] = (
+    *(f"le_{int(b)}_ms" for b in LATENCY_BUCKETS_MS),
+    "le_inf_ms",
+)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it from the class)
@@ -102,6 +115,7 @@ class CaseTemplate(Base):
     timeout_seconds: Mapped[float] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text, default="")
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    rbac_rules: Mapped[list[Any]] = mapped_column(default=list)
     created: Mapped[dt.datetime]
 
 
@@ -146,17 +160,20 @@ class Binding(Base):
     concurrency: Mapped[str] = mapped_column(String(16), default="forbid")
     severity: Mapped[str] = mapped_column(String(16), default="medium")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    watch: Mapped[list[Any]] = mapped_column(default=list)
     created: Mapped[dt.datetime]
 
 
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
+        # (filter, created, id): the keyset order of run lists, read straight off each index
         Index(None, "created", "id"),
-        Index(None, "cluster_id", "created"),
-        Index(None, "case_id", "created"),
-        Index(None, "state", "created"),
+        Index(None, "cluster_id", "created", "id"),
+        Index(None, "case_id", "created", "id"),
+        Index(None, "state", "created", "id"),
         Index(None, "finished"),
+        Index(None, "cluster_id", "finished"),  # a cluster's runs since the rollup watermark
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -211,7 +228,28 @@ class CaseStatus(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
 
 
-class Rollup(Base):
+class LatencyBuckets:
+    """Counts of runs per latency bucket (see LATENCY_BUCKETS_MS); sums of them merge exactly."""
+
+    le_10_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_25_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_50_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_100_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_250_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_500_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_1000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_2500_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_5000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_10000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_25000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_60000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_150000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_300000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_600000_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    le_inf_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Rollup(LatencyBuckets, Base):
     """Finished runs of one case on one cluster in one hour (by finish time)."""
 
     __tablename__ = "rollups"
@@ -226,6 +264,21 @@ class Rollup(Base):
     p50_ms: Mapped[float] = mapped_column(Float)
     p95_ms: Mapped[float] = mapped_column(Float)
     p99_ms: Mapped[float] = mapped_column(Float)
+    max_ms: Mapped[float] = mapped_column(Float)
+
+
+class DailyRollup(LatencyBuckets, Base):
+    """The hourly rollups of one UTC day summed: a 30-day view reads cases x 30 rows per cluster."""
+
+    __tablename__ = "daily_rollups"
+    __table_args__ = (Index(None, "day"),)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    sum_ms: Mapped[float] = mapped_column(Float)
     max_ms: Mapped[float] = mapped_column(Float)
 
 
@@ -269,6 +322,8 @@ def table_of(model: type[Base]) -> Table:
 
 
 __all__ = [
+    "BUCKET_COLUMNS",
+    "LATENCY_BUCKETS_MS",
     "ApiToken",
     "AuditEntry",
     "Base",
@@ -279,6 +334,8 @@ __all__ = [
     "CenterState",
     "Cluster",
     "ClusterGroup",
+    "DailyRollup",
+    "LatencyBuckets",
     "Rollup",
     "Run",
     "RunFinding",
@@ -287,3 +344,50 @@ __all__ = [
     "SuiteCase",
     "table_of",
 ]
+
+
+# -- run analysis (issue 8): appended here so the migrations' metadata sees them ----------------
+
+
+class RunAnalysis(Base):
+    """The analysis of one finished run: claimed by one center replica, then its verdict.
+
+    ``state`` is ``claimed`` while a replica works on it (``claimed_at`` is its lease: a claim
+    older than the lease is taken over, so a crash is retried) and ``done`` after.
+    """
+
+    __tablename__ = "run_analysis"
+    __table_args__ = (Index(None, "state", "claimed_at"),)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    finished: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    cause: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(4))
+    action: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RcaFeedback(Base):
+    """An operator's correction: run → the cause it really was; the classifier trains on these."""
+
+    __tablename__ = "rca_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    cause: Mapped[str] = mapped_column(String(64))
+    failure: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime]
+
+
+# alerting's tables join Base.metadata (they import Base from here, so they come last)
+from kubeprobe.center.store import alerting_tables as _alerting_tables  # noqa: E402, F401
