@@ -367,9 +367,12 @@ class Scheduler:
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            now = dt.datetime.now(dt.UTC).timestamp()
             try:
-                heap = self.plan(await expand(self.store), now)
+                targets = await expand(self.store)
+                # Plan from when the bindings are loaded, not from before: loading 1,000 takes a
+                # few hundred ms, and planning from earlier made every start due in that time fire
+                # in one clump.
+                heap = self.plan(targets, dt.datetime.now(dt.UTC).timestamp())
             except Exception:  # the database may be away: keep the loop alive, retry
                 log.exception("loading bindings failed; retrying")
                 await asyncio.sleep(min(self.refresh_seconds, 5.0))
