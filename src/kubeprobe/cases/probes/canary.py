@@ -10,10 +10,10 @@ import contextlib
 from pydantic import BaseModel, Field, model_validator
 
 from kubeprobe.cases.context import CaseContext, ProbeFailure
-from kubeprobe.cases.probes.deployment import deployment_manifest, version_patch
+from kubeprobe.cases.probes.deployment import create_rolled_out, version_patch
 from kubeprobe.cases.probes.workloads import cleanup, selector_of, wait_gone, wait_rolled_out
 from kubeprobe.cases.registry import REGISTRY
-from kubeprobe.kube.errors import KubeAPIError, KubeError
+from kubeprobe.kube.errors import KubeError
 
 
 class CanaryReleaseParams(BaseModel):
@@ -62,15 +62,14 @@ async def canary_release(ctx: CaseContext, params: CanaryReleaseParams) -> None:
     path = f"{base}/{name}"
     try:
         with ctx.report.step("deploy"):
-            try:
-                await ctx.kube.create(
-                    base,
-                    deployment_manifest(ctx, name, params.image, params.replicas, params.node_selector),
-                )
-            except KubeAPIError as exc:
-                raise ProbeFailure(f"deployment {name} not created: {exc.message}") from exc
-            await wait_rolled_out(
-                ctx, "deployment", path, params.replicas, timeout=params.available_seconds, selector=selector
+            await create_rolled_out(
+                ctx,
+                name,
+                params.image,
+                params.replicas,
+                node_selector=params.node_selector,
+                timeout=params.available_seconds,
+                selector=selector,
             )
         with ctx.report.step("rollout"):
             watch = AvailabilityWatch(ctx, path)

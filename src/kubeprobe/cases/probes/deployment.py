@@ -61,6 +61,25 @@ def version_patch(version: str) -> dict[str, object]:
     }
 
 
+async def create_rolled_out(
+    ctx: CaseContext,
+    name: str,
+    image: str,
+    replicas: int,
+    *,
+    node_selector: dict[str, str],
+    timeout: float,
+    selector: str,
+) -> None:
+    """Create the probe's deployment and wait until all its replicas are rolled out and available."""
+    base = f"/apis/apps/v1/namespaces/{ctx.namespace}/deployments"
+    try:
+        await ctx.kube.create(base, deployment_manifest(ctx, name, image, replicas, node_selector))
+    except KubeAPIError as exc:
+        raise ProbeFailure(f"deployment {name} not created: {exc.message}") from exc
+    await wait_rolled_out(ctx, "deployment", f"{base}/{name}", replicas, timeout=timeout, selector=selector)
+
+
 @REGISTRY.probe("deployment-lifecycle", params=DeploymentLifecycleParams, timeout_seconds=600)
 async def deployment_lifecycle(ctx: CaseContext, params: DeploymentLifecycleParams) -> None:
     """Create a deployment, scale it up, roll it to a new template, scale it down and delete it."""
@@ -70,14 +89,14 @@ async def deployment_lifecycle(ctx: CaseContext, params: DeploymentLifecyclePara
     path = f"{base}/{name}"
     try:
         with ctx.report.step("create"):
-            try:
-                await ctx.kube.create(
-                    base, deployment_manifest(ctx, name, params.image, 1, params.node_selector)
-                )
-            except KubeAPIError as exc:
-                raise ProbeFailure(f"deployment {name} not created: {exc.message}") from exc
-            await wait_rolled_out(
-                ctx, "deployment", path, 1, timeout=params.available_seconds, selector=selector
+            await create_rolled_out(
+                ctx,
+                name,
+                params.image,
+                1,
+                node_selector=params.node_selector,
+                timeout=params.available_seconds,
+                selector=selector,
             )
         with ctx.report.step("scale-up"):
             await ctx.kube.patch(path, {"spec": {"replicas": params.replicas}})
