@@ -36,7 +36,7 @@ from kubeprobe.center.store import analysis as store_analysis
 from kubeprobe.center.store.alerting_tables import IncidentRow
 from kubeprobe.center.store.common import utcnow
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Cluster, Run, RunStep
+from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Cluster, Run
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
@@ -156,19 +156,8 @@ async def probe_and_record(center: Center, kube: KubeClient, params: dict[str, A
                 messages=list(body["messages"]),
                 metrics={},
                 details={},
+                steps=list(body["steps"]),
             )
-        )
-        await s.flush()
-        s.add_all(
-            RunStep(
-                run_id=run_id,
-                position=i,
-                name=step["name"],
-                ok=step["ok"],
-                duration_ms=step["duration_ms"],
-                error=step.get("error"),
-            )
-            for i, step in enumerate(body["steps"])
         )
     return run_id
 

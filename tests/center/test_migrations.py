@@ -32,7 +32,6 @@ async def test_empty_database_migrates_to_head_and_matches_tables(db_url: str) -
         assert {
             "clusters",
             "runs",
-            "run_steps",
             "run_findings",
             "rollups",
             "audit_log",

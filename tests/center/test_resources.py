@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from kubeprobe.center.store.database import Store
@@ -135,3 +136,22 @@ async def test_every_builtin_case_registers(store: Store) -> None:
     added = await register_builtin(store, templates)
     assert sorted(added) == sorted(t.name for t in templates)
     assert await register_builtin(store, templates) == []  # second start: nothing new
+
+
+async def test_replicas_starting_together_register_builtin_cases_once(db_url: str) -> None:
+    """Two centers on one PostgreSQL start at the same moment: neither fails on the other's rows."""
+    import asyncio
+
+    from kubeprobe.center.builtin import builtin_templates, register_builtin
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("replicas share PostgreSQL; SQLite is one embedded center")
+    stores = [Store.connect(db_url) for _ in range(3)]
+    try:
+        await stores[0].migrate()
+        templates = builtin_templates()
+        added = await asyncio.gather(*(register_builtin(s, templates) for s in stores))
+        assert sorted(n for names in added for n in names) == sorted(t.name for t in templates)
+    finally:
+        for s in stores:
+            await s.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kubeprobe.cases.registry import builtin_registry
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.schemas import CaseIn, PolicyRule, TemplateIn
 from kubeprobe.center.store.catalog import create_case, create_template
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.engine import MIGRATION_LOCK
 from kubeprobe.center.store.tables import Case, CaseTemplate
 from kubeprobe.model import CaseKind
 
@@ -63,6 +64,8 @@ async def register_builtin(store: Store, templates: Iterable[TemplateIn]) -> lis
     """Store the templates (and a default case of each) that are not stored yet; returns new case names."""
     added: list[str] = []
     async with store.transaction() as session:
+        if store.dialect == "postgresql":  # replicas starting together: one registers, the others see it
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         known_templates = set((await session.execute(select(CaseTemplate.name))).scalars())
         known_cases = set((await session.execute(select(Case.name))).scalars())
         for template in templates:

@@ -174,7 +174,7 @@ class StepOut(BaseModel):
     name: str
     ok: bool
     duration_ms: float
-    error: str | None
+    error: str | None = None
 
 
 class FindingOut(BaseModel):

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kubeprobe.center.auth import REPORT_PREFIX, hash_token, new_token
 from kubeprobe.center.errors import ConflictError
 from kubeprobe.center.store.clusters import matches
-from kubeprobe.center.store.common import utcnow
+from kubeprobe.center.store.common import lock_run_parents, utcnow
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tables import (
     Binding,
@@ -165,6 +165,11 @@ async def _create_pending(
         return []
     case_ids = {t.case_id for t in targets}
     cluster_ids = {t.cluster_id for t in targets}
+    await lock_run_parents(session)  # runs have no foreign keys: a target deleted meanwhile is skipped
+    live_cases = set((await session.execute(select(Case.id).where(Case.id.in_(case_ids)))).scalars())
+    live_clusters = set(
+        (await session.execute(select(Cluster.id).where(Cluster.id.in_(cluster_ids)))).scalars()
+    )
     unfinished: dict[tuple[int, int], list[str]] = {}
     for run_id, case_id, cluster_id in (
         await session.execute(
@@ -189,6 +194,9 @@ async def _create_pending(
     for target, wanted_id in zip(targets, ids, strict=True):
         pair = (target.case_id, target.cluster_id)
         running = unfinished.get(pair, [])
+        if target.case_id not in live_cases or target.cluster_id not in live_clusters:
+            created.append(None)
+            continue
         if running and target.concurrency == "forbid":
             created.append(None)
             continue

@@ -27,7 +27,6 @@ from kubeprobe.center.store.tables import (
     RcaFeedback,
     Run,
     RunAnalysis,
-    RunStep,
     table_of,
 )
 from kubeprobe.model import ROOT_CAUSES, RunState
@@ -155,13 +154,6 @@ async def run_context(session: AsyncSession, run_id: str) -> RunContext | None:
     if row is None:
         return None
     run, case, template, cluster, severity = row
-    steps = (
-        await session.execute(
-            select(RunStep.name, RunStep.ok, RunStep.error)
-            .where(RunStep.run_id == run_id)
-            .order_by(RunStep.position)
-        )
-    ).all()
     return RunContext(
         run_id=run.id,
         state=run.state,
@@ -179,7 +171,7 @@ async def run_context(session: AsyncSession, run_id: str) -> RunContext | None:
         created=run.created,
         finished=run.finished or run.created,
         messages=tuple(str(m) for m in run.messages or []),
-        steps=tuple((s.name, bool(s.ok), s.error) for s in steps),
+        steps=tuple((str(s["name"]), bool(s["ok"]), s.get("error")) for s in run.steps or ()),
         details=dict(run.details or {}),
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import ConflictError, InvalidInputError
 from kubeprobe.center.schemas import CaseIn, CaseOut, SuiteIn, SuiteOut, TemplateIn, TemplateOut
-from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
+from kubeprobe.center.store.common import audit, by_name, check_limit, delete_fact_rows, ensure_new, utcnow
 from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Suite, SuiteCase
 
 
@@ -199,6 +199,7 @@ async def delete_case(session: AsyncSession, name: str, who: Principal) -> None:
     if suites or bindings:
         users = [f"suite {s}" for s in suites] + [f"binding {b}" for b in bindings]
         raise ConflictError(f"case {name!r} is used by {', '.join(users)}; remove it there first")
+    await delete_fact_rows(session, case_id=row.id)
     await session.delete(row)
     audit(session, who, "delete", "case", name)
 

@@ -12,7 +12,7 @@ from kubeprobe.center.auth import Principal
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import ConflictError, InvalidInputError
 from kubeprobe.center.schemas import ClusterIn, ClusterOut, ClusterUpdate, GroupIn, GroupOut
-from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
+from kubeprobe.center.store.common import audit, by_name, check_limit, delete_fact_rows, ensure_new, utcnow
 from kubeprobe.center.store.tables import Binding, Cluster, ClusterGroup
 from kubeprobe.kube.config import ClusterConnection, parse_kubeconfig
 from kubeprobe.kube.errors import KubeConfigError
@@ -115,6 +115,7 @@ async def list_clusters(
 
 async def delete_cluster(session: AsyncSession, name: str, who: Principal) -> None:
     row = await by_name(session, Cluster, name, "cluster")
+    await delete_fact_rows(session, cluster_id=row.id)
     await session.delete(row)
     audit(session, who, "delete", "cluster", name)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kubeprobe.center.auth import Principal
@@ -22,6 +22,35 @@ from kubeprobe.center.errors import (
 from kubeprobe.center.store.tables import AuditEntry, Base
 
 M = TypeVar("M", bound=Base)
+
+
+#: Any 64-bit number: the advisory lock that keeps runs' and resident reports' cluster and case
+#: ids valid without per-row foreign-key checks (see lock_run_parents).
+RUN_PARENTS_LOCK = 0x6B7072_756E73
+
+
+async def lock_run_parents(session: AsyncSession) -> None:
+    """Call before looking up the clusters and cases of runs (or resident reports) to be written.
+
+    The tables have no foreign keys to clusters and cases (a per-row check cost more than the row).
+    On PostgreSQL this shared lock makes a concurrent delete_fact_rows wait for this transaction,
+    and this transaction wait for a delete already under way, so a run is never written for a
+    cluster or case that is being deleted. SQLite has one writer at a time and refuses to write
+    from a stale snapshot: it needs nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": RUN_PARENTS_LOCK})
+
+
+async def delete_fact_rows(
+    session: AsyncSession, *, cluster_id: int | None = None, case_id: int | None = None
+) -> None:
+    """Delete the runs and resident reports of a cluster or case that is being deleted (what
+    ON DELETE CASCADE did), in the caller's transaction, excluding writers until it commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RUN_PARENTS_LOCK})
+    column, value = ("cluster_id", cluster_id) if cluster_id is not None else ("case_id", case_id)
+    for table in ("runs", "resident_reports"):
+        await session.execute(text(f"DELETE FROM {table} WHERE {column} = :v"), {"v": value})
 
 
 def utcnow() -> dt.datetime:
@@ -126,8 +155,11 @@ async def insert_many(
     if extra:
         tail = tuple(extra.values())
         rows = [row + tail for row in rows]
-    if dialect.name == "postgresql" and not suffix:
-        await _copy(conn, table.name, names, rows)
+    if dialect.name == "postgresql":
+        if suffix:
+            await _unnest(conn, table, names, rows, suffix)
+        else:
+            await _copy(conn, table.name, names, rows)
         return
     if dialect.paramstyle == "qmark":
         marks = ", ".join("?" * len(names))
@@ -135,6 +167,28 @@ async def insert_many(
         marks = ", ".join(f"${i}" for i in range(1, len(names) + 1))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}){suffix}"
     await conn.exec_driver_sql(sql, rows)
+
+
+async def _unnest(
+    conn: AsyncConnection, table: Table, columns: list[str], rows: list[tuple[Any, ...]], suffix: str
+) -> None:
+    """INSERT ... SELECT FROM unnest(one array per column) + suffix (an ON CONFLICT clause): one
+    statement for all rows, where executemany would run the statement once per row."""
+    arrays, select_list = [], []
+    for i, name in enumerate(columns, 1):
+        sql_type = table.c[name].type.compile(conn.dialect)
+        if sql_type in {"JSON", "JSONB"}:  # JSON travels as text (see insert_many) and is cast here
+            arrays.append(f"${i}::text[]")
+            select_list.append(f"{name}::{sql_type.lower()}")
+        else:
+            arrays.append(f"${i}::{sql_type}[]")
+            select_list.append(name)
+    names = ", ".join(columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT {', '.join(select_list)}"
+        f" FROM unnest({', '.join(arrays)}) AS t({names}){suffix}"
+    )
+    await conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*rows, strict=True)))
 
 
 async def _copy(conn: AsyncConnection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:

@@ -1,7 +1,8 @@
 """Batched result ingestion: many finished runs in one transaction, idempotent by run id.
 
-Per batch: one lookup of the case and cluster names, one of the ids already stored, then one
-executemany each for runs, steps and the latest status (findings, rare, go through SQLAlchemy).
+Per batch: one lookup of the case and cluster names, one of the ids already stored, then one bulk
+insert of the runs (COPY on PostgreSQL; a run's steps are a JSON column of its row) and one upsert
+of the latest status per case x cluster (findings, rare, go through SQLAlchemy).
 A concurrent batch storing the same ids at the same moment makes this one fail whole (409): a
 retry then counts them as duplicates.
 """
@@ -18,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
 from kubeprobe.center.run_schemas import BatchAccepted, FindingIn, ResultRow
-from kubeprobe.center.store.common import audit, db_time, insert_many, utcnow
+from kubeprobe.center.store.common import audit, db_time, insert_many, lock_run_parents, utcnow
 from kubeprobe.center.store.status import StatusRow, update_status
-from kubeprobe.center.store.tables import Case, Cluster, Run, RunFinding, RunStep, table_of
+from kubeprobe.center.store.tables import Case, Cluster, Run, RunFinding, table_of
 
 #: Ids per `IN (...)` lookup, below SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 500
@@ -40,7 +41,8 @@ RUN_COLUMNS = (
     "details",
     "reported_at",
 )
-STEP_COLUMNS = ("run_id", "position", "name", "ok", "duration_ms", "error")
+#: what ingestion writes: RUN_COLUMNS and the steps
+INGEST_COLUMNS = (*RUN_COLUMNS, "steps")
 
 
 async def _ids(
@@ -79,6 +81,7 @@ def _json(value: Any) -> str:
 
 async def ingest_results(session: AsyncSession, results: list[ResultRow], who: Principal) -> BatchAccepted:
     """Store finished runs with their steps and findings; a result whose id is already stored is skipped."""
+    await lock_run_parents(session)
     cases = await _ids(session, Case, "case", results)
     clusters = await _ids(session, Cluster, "cluster", results)
     by_id: dict[str, ResultRow] = {}
@@ -88,7 +91,6 @@ async def ingest_results(session: AsyncSession, results: list[ResultRow], who: P
     when = db_time(session.get_bind().dialect.name)
     now = when(utcnow())
     runs: list[tuple[Any, ...]] = []
-    steps: list[tuple[Any, ...]] = []
     findings: list[dict[str, Any]] = []
     status: list[StatusRow] = []
     for run_id, r in by_id.items():
@@ -114,16 +116,12 @@ async def ingest_results(session: AsyncSession, results: list[ResultRow], who: P
                 _json(r.get("metrics", {})),
                 "{}",
                 now,
+                _json(r.get("steps", [])),
             )
         )
         status.append((cluster_id, case_id, run_id, r["state"], finished, duration_ms))
-        steps.extend(
-            (run_id, i, s["name"], s["ok"], s["duration_ms"], s.get("error"))
-            for i, s in enumerate(r.get("steps", ()))
-        )
         findings.extend(_finding(run_id, f) for f in r.get("findings", ()))
-    await insert_many(session, table_of(Run), RUN_COLUMNS, runs)
-    await insert_many(session, table_of(RunStep), STEP_COLUMNS, steps)
+    await insert_many(session, table_of(Run), INGEST_COLUMNS, runs)
     for start in range(0, len(findings), CHUNK):
         await session.execute(table_of(RunFinding).insert(), findings[start : start + CHUNK])
     await update_status(session, status)

@@ -21,14 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import NotFoundError
 from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentReportOut, ResidentRow
-from kubeprobe.center.store.common import audit, db_time, insert_many, utcnow
+from kubeprobe.center.store.common import audit, db_time, insert_many, lock_run_parents, utcnow
 from kubeprobe.center.store.ingestion import RUN_COLUMNS
 from kubeprobe.center.store.status import StatusRow, update_status
 from kubeprobe.center.store.tables import Base, Case, CaseTemplate, Cluster, Run, table_of
@@ -57,8 +57,9 @@ class ResidentReport(Base):
     __tablename__ = "resident_reports"
     __table_args__ = (Index(None, "cluster_id", "case_id", "at"),)
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # no foreign keys, as runs (see tables.Run): store.common keeps these valid
+    cluster_id: Mapped[int]
+    case_id: Mapped[int]
     config: Mapped[str] = mapped_column(String(253))
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -221,6 +222,7 @@ async def ingest_reports(
     session: AsyncSession, reports: list[ResidentRow], who: Principal
 ) -> ResidentAccepted:
     """Store new reports and their runs; a report whose key is stored already is skipped."""
+    await lock_run_parents(session)
     names = {r["cluster"] for r in reports}
     clusters = await _ids_by_name(session, "clusters", names)
     if len(clusters) < len(names):

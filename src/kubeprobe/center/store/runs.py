@@ -25,7 +25,15 @@ from kubeprobe.center.run_schemas import (
     StepOut,
 )
 from kubeprobe.center.store.clusters import cluster_ids_of_group
-from kubeprobe.center.store.common import audit, by_name, check_limit, decode_cursor, encode_cursor, utcnow
+from kubeprobe.center.store.common import (
+    audit,
+    by_name,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    lock_run_parents,
+    utcnow,
+)
 from kubeprobe.center.store.status import update_status
 from kubeprobe.center.store.tables import (
     Binding,
@@ -35,7 +43,6 @@ from kubeprobe.center.store.tables import (
     ClusterGroup,
     Run,
     RunFinding,
-    RunStep,
 )
 from kubeprobe.model import RunState
 
@@ -87,6 +94,7 @@ def _out(run: Run, case: str, cluster: str, binding: str | None) -> dict[str, An
 
 async def create_run(session: AsyncSession, body: RunCreate, who: Principal) -> RunCreated:
     """A pending manual run with its deadline and report token (the runner dispatches it)."""
+    await lock_run_parents(session)
     case = await by_name(session, Case, body.case, "case", field="case")
     cluster = await by_name(session, Cluster, body.cluster, "cluster", field="cluster")
     template = await session.get_one(CaseTemplate, case.template_id)
@@ -178,9 +186,6 @@ async def get_run(session: AsyncSession, run_id: str) -> RunDetail:
         raise NotFoundError(f"no run with id {run_id!r}")
     run = row[0]
     out = _out(run, row[1], row[2], row[3])
-    steps = (
-        await session.execute(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position))
-    ).scalars()
     findings = (
         await session.execute(select(RunFinding).where(RunFinding.run_id == run_id).order_by(RunFinding.id))
     ).scalars()
@@ -188,7 +193,7 @@ async def get_run(session: AsyncSession, run_id: str) -> RunDetail:
         **out,
         metrics=run.metrics,
         details=run.details,
-        steps=[StepOut(name=s.name, ok=s.ok, duration_ms=s.duration_ms, error=s.error) for s in steps],
+        steps=[StepOut.model_validate(s) for s in run.steps or ()],
         findings=[
             FindingOut(
                 check_id=f.check_id,
@@ -222,10 +227,7 @@ async def report_run(
     run.finished = run.reported_at = now
     run.duration_ms = (now - run.started).total_seconds() * 1000
     run.messages, run.metrics = list(body.messages), dict(body.metrics)
-    session.add_all(
-        RunStep(run_id=run_id, position=i, name=s.name, ok=s.ok, duration_ms=s.duration_ms, error=s.error)
-        for i, s in enumerate(body.steps)
-    )
+    run.steps = [s.model_dump(include={"name", "ok", "duration_ms", "error"}) for s in body.steps]
     session.add_all(
         RunFinding(
             run_id=run_id,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -165,6 +166,10 @@ class Binding(Base):
 
 
 class Run(Base):
+    """One execution of a case on a cluster. `cluster_id` and `case_id` have no foreign keys (a
+    per-row check was most of batched ingestion's cost); store.common keeps them valid: see
+    lock_run_parents and delete_fact_rows."""
+
     __tablename__ = "runs"
     __table_args__ = (
         # (filter, created, id): the keyset order of run lists, read straight off each index
@@ -174,10 +179,18 @@ class Run(Base):
         Index(None, "state", "created", "id"),
         Index(None, "finished"),
         Index(None, "cluster_id", "finished"),  # a cluster's runs since the rollup watermark
+        # only runs started by the center have a report token: the others add no entry
+        Index(
+            "uq_runs_report_token_hash",
+            "report_token_hash",
+            unique=True,
+            postgresql_where=text("report_token_hash IS NOT NULL"),
+            sqlite_where=text("report_token_hash IS NOT NULL"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
+    case_id: Mapped[int]
+    cluster_id: Mapped[int]
     binding_id: Mapped[int | None] = mapped_column(ForeignKey("bindings.id", ondelete="SET NULL"))
     trigger: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -189,19 +202,11 @@ class Run(Base):
     messages: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: [{name, ok, duration_ms, error}] in order
+    steps: Mapped[list[Any]] = mapped_column(default=list)
     root_cause: Mapped[str | None] = mapped_column(String(64))
-    report_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    report_token_hash: Mapped[str | None] = mapped_column(String(64))
     reported_at: Mapped[dt.datetime | None]
-
-
-class RunStep(Base):
-    __tablename__ = "run_steps"
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    ok: Mapped[bool] = mapped_column(Boolean)
-    duration_ms: Mapped[float] = mapped_column(Float)
-    error: Mapped[str | None] = mapped_column(Text)
 
 
 class RunFinding(Base):
@@ -339,7 +344,6 @@ __all__ = [
     "Rollup",
     "Run",
     "RunFinding",
-    "RunStep",
     "Suite",
     "SuiteCase",
     "table_of",
