@@ -38,4 +38,23 @@ def server(
         err=True,
     )
     app = create_web_app(settings, dispatch=settings.dispatch)
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+#: Allocations between young-generation collections (CPython's default: 700). A batch of 1,000
+#: results allocates some 30,000 objects, nearly all freed by reference counting.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic GC passes for a long-running server: what is loaded at start-up (modules,
+    the app, the models) is moved out of the collector's view, and young collections run every
+    GC_YOUNG_THRESHOLD allocations. Measured by bench/center_api.py: about a fifth less server CPU
+    per ingested result."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)

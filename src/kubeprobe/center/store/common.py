@@ -53,6 +53,31 @@ async def delete_fact_rows(
         await session.execute(text(f"DELETE FROM {table} WHERE {column} = :v"), {"v": value})
 
 
+#: Names per `IN (...)` lookup on SQLite, below its bound-parameter limit.
+NAME_CHUNK = 500
+
+
+async def ids_by_name(session: AsyncSession, table: str, names: set[str]) -> dict[str, int]:
+    """``name -> id`` of the rows of ``table`` (clusters, cases) with these names, in plain SQL (no
+    statement compiling per batch): one array parameter on PostgreSQL, chunks of IN on SQLite."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        result = await conn.exec_driver_sql(
+            f"SELECT name, id FROM {table} WHERE name = ANY($1::varchar[])", (list(names),)
+        )
+        rows: list[Any] = list(result.all())
+        return {str(row[0]): int(row[1]) for row in rows}
+    ordered = sorted(names)
+    found: dict[str, int] = {}
+    for start in range(0, len(ordered), NAME_CHUNK):
+        chunk = tuple(ordered[start : start + NAME_CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        result = await conn.exec_driver_sql(f"SELECT name, id FROM {table} WHERE name IN ({marks})", chunk)
+        chunk_rows: list[Any] = list(result.all())
+        found.update((str(row[0]), int(row[1])) for row in chunk_rows)
+    return found
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

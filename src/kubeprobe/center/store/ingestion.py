@@ -13,15 +13,14 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
 from kubeprobe.center.run_schemas import BatchAccepted, FindingIn, ResultRow
-from kubeprobe.center.store.common import audit, db_time, insert_many, lock_run_parents, utcnow
+from kubeprobe.center.store.common import audit, db_time, ids_by_name, insert_many, lock_run_parents, utcnow
 from kubeprobe.center.store.status import StatusRow, update_status
-from kubeprobe.center.store.tables import Case, Cluster, Run, RunFinding, table_of
+from kubeprobe.center.store.tables import Run, RunFinding, table_of
 
 #: Ids per `IN (...)` lookup, below SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 500
@@ -45,11 +44,9 @@ RUN_COLUMNS = (
 INGEST_COLUMNS = (*RUN_COLUMNS, "steps")
 
 
-async def _ids(
-    session: AsyncSession, model: type[Case | Cluster], field: str, results: list[ResultRow]
-) -> dict[str, int]:
+async def _ids(session: AsyncSession, table: str, field: str, results: list[ResultRow]) -> dict[str, int]:
     names = {r[field] for r in results}  # type: ignore[literal-required]
-    found = dict((await session.execute(select(model.name, model.id).where(model.name.in_(names)))).all())
+    found = await ids_by_name(session, table, names)
     if len(found) < len(names):
         for i, r in enumerate(results):
             name = r[field]  # type: ignore[literal-required]
@@ -82,8 +79,8 @@ def _json(value: Any) -> str:
 async def ingest_results(session: AsyncSession, results: list[ResultRow], who: Principal) -> BatchAccepted:
     """Store finished runs with their steps and findings; a result whose id is already stored is skipped."""
     await lock_run_parents(session)
-    cases = await _ids(session, Case, "case", results)
-    clusters = await _ids(session, Cluster, "cluster", results)
+    cases = await _ids(session, "cases", "case", results)
+    clusters = await _ids(session, "clusters", "cluster", results)
     by_id: dict[str, ResultRow] = {}
     for r in results:
         by_id.setdefault(r.get("id") or uuid.uuid4().hex, r)

@@ -28,7 +28,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import NotFoundError
 from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentReportOut, ResidentRow
-from kubeprobe.center.store.common import audit, db_time, insert_many, lock_run_parents, utcnow
+from kubeprobe.center.store.common import (
+    audit,
+    db_time,
+    ids_by_name,
+    insert_many,
+    lock_run_parents,
+    utcnow,
+)
 from kubeprobe.center.store.ingestion import RUN_COLUMNS
 from kubeprobe.center.store.status import StatusRow, update_status
 from kubeprobe.center.store.tables import Base, Case, CaseTemplate, Cluster, Run, table_of
@@ -90,27 +97,8 @@ async def _template_id(session: AsyncSession) -> int:
     return row.id
 
 
-async def _ids_by_name(session: AsyncSession, table: str, names: set[str]) -> dict[str, int]:
-    """``name → id`` of the rows of ``table`` (clusters, cases) with these names, in plain SQL."""
-    conn = await session.connection()
-    ordered = sorted(names)
-    found: dict[str, int] = {}
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
-        if conn.dialect.paramstyle == "qmark":
-            marks = ", ".join("?" * len(chunk))
-        else:
-            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
-        result = await conn.exec_driver_sql(
-            f"SELECT name, id FROM {table} WHERE name IN ({marks})", tuple(chunk)
-        )
-        rows: list[Any] = list(result.all())
-        found.update((str(row[0]), int(row[1])) for row in rows)
-    return found
-
-
 async def _case_ids(session: AsyncSession, reports: list[ResidentRow], who: Principal) -> dict[str, int]:
-    found = await _ids_by_name(session, "cases", {r["case"] for r in reports})
+    found = await ids_by_name(session, "cases", {r["case"] for r in reports})
     missing: dict[str, ResidentRow] = {}
     for r in reports:
         if r["case"] not in found:
@@ -224,7 +212,7 @@ async def ingest_reports(
     """Store new reports and their runs; a report whose key is stored already is skipped."""
     await lock_run_parents(session)
     names = {r["cluster"] for r in reports}
-    clusters = await _ids_by_name(session, "clusters", names)
+    clusters = await ids_by_name(session, "clusters", names)
     if len(clusters) < len(names):
         for i, r in enumerate(reports):
             if r["cluster"] not in clusters:

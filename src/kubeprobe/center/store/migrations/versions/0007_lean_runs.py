@@ -8,7 +8,9 @@
   advisory lock (store.common.lock_run_parents), deleting a cluster or case takes it exclusively and
   deletes their runs and reports in the same transaction (store.common.delete_fact_rows).
 - `runs.report_token_hash` is unique only where set (a partial index): ingested runs have none and
-  no longer add an index entry each.
+  no longer add an index entry each. On PostgreSQL `ix_runs_state_created_id` keeps only runs that
+  did not succeed (its planner proves `state = 'failed'` implies `state <> 'succeeded'`; SQLite's
+  does not, so SQLite keeps the full index).
 
 Revision ID: 0007
 Revises: 0006
@@ -62,9 +64,20 @@ def upgrade() -> None:
         postgresql_where=sa.text("report_token_hash IS NOT NULL"),
         sqlite_where=sa.text("report_token_hash IS NOT NULL"),
     )
+    if not sqlite:
+        op.drop_index("ix_runs_state_created_id", table_name="runs")
+        op.create_index(
+            "ix_runs_state_created_id",
+            "runs",
+            ["state", "created", "id"],
+            postgresql_where=sa.text("state <> 'succeeded'"),
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_index("ix_runs_state_created_id", table_name="runs")
+        op.create_index("ix_runs_state_created_id", "runs", ["state", "created", "id"])
     op.drop_index("uq_runs_report_token_hash", table_name="runs")
     for table in ("runs", "resident_reports"):
         with op.batch_alter_table(table, recreate="auto") as batch:
