@@ -45,7 +45,7 @@ import httpx
 import psutil
 from rich.console import Console
 
-from bench.center_api import TOKEN, start_server, wait_ready
+from bench.center_api import TOKEN, settle, start_server, wait_ready
 from bench.common import write_result
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import ClusterConnection, load_kubeconfig
@@ -300,6 +300,8 @@ async def ingestion(
             data.mkdir(exist_ok=True)
             procs.append(start_server(url, data, port + i))
             await wait_ready(https[i], procs[i], data)
+        for proc in procs:  # start-up work (the RCA classifier's first fit, a roll-up) is over
+            await settle(psutil.Process(proc.pid), url)
         client = https[0]
         resp = await client.post("/api/v1/clusters", json={"name": "bench", "kubeconfig": KUBECONFIG})
         resp.raise_for_status()

@@ -150,7 +150,8 @@ def db_time(dialect: str) -> Callable[[dt.datetime], Any]:
     SQLAlchemy's format; PostgreSQL: the datetime itself)."""
     if dialect != "sqlite":
         return lambda t: t
-    return lambda t: f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S.%f}"
+    # isoformat, not strftime: the same text (always with microseconds) several times faster
+    return lambda t: t.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 async def insert_many(
