@@ -108,7 +108,7 @@ async def one_size(args: argparse.Namespace, work: Path) -> dict[str, float]:
     )
     settings = OperatorSettings(cluster="bench", buffer_path=work / f"buffer-{n}.db")
     conn = load_kubeconfig(kubeconfig) if api else ClusterConnection(server="http://127.0.0.1:9", context="b")
-    kube = KubeClient(conn)
+    kube = KubeClient(conn, connections=settings.api_connections)  # as the operator sizes its pool
     op = ProbeOperator(kube, settings, probes=probes, write_status=False)
     await op.start()
     rss0 = _rss()

@@ -50,8 +50,18 @@ def resource_path(
 class KubeClient:
     """One cluster's API server. Use as ``async with KubeClient(conn) as kube: ...``."""
 
-    def __init__(self, conn: ClusterConnection, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, conn: ClusterConnection, *, timeout: float = 30.0, connections: int | None = None
+    ) -> None:
+        """``connections``: open connections allowed and kept alive (default: 50 open, 20 kept);
+        a resident operator with many API-level probes keeps as many as run at once, so that no
+        probe pays a TLS handshake for a connection closed a second before."""
         self.conn = conn
+        limits = (
+            httpx.Limits(max_connections=50, max_keepalive_connections=20)
+            if connections is None
+            else httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        )
         headers = {"Accept": "application/json", "User-Agent": "kubeprobe"}
         if conn.token:
             headers["Authorization"] = f"Bearer {conn.token}"
@@ -60,7 +70,7 @@ class KubeClient:
             verify=conn.ssl_context() if conn.server.startswith("https") else False,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            limits=limits,
         )
 
     async def __aenter__(self) -> KubeClient:

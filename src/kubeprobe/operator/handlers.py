@@ -53,7 +53,7 @@ def build_registry(conn: ClusterConnection, config: OperatorSettings) -> kopf.Op
         settings.persistence.finalizer = "kubeprobe.io/operator"
         settings.watching.server_timeout = 300
         settings.peering.lifetime = config.peering_lifetime_seconds
-        kube = KubeClient(conn, timeout=10.0)
+        kube = KubeClient(conn, timeout=10.0, connections=config.api_connections)
         state["op"] = op = ProbeOperator(kube, config)
         await op.start()
 

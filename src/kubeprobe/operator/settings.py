@@ -24,6 +24,11 @@ class OperatorSettings(BaseSettings):
     batch_size: int = Field(500, ge=1, le=10_000)
     status_interval_seconds: float = Field(10.0, gt=0, description="refresh of runs/ratio in CR status")
     max_in_flight: int = Field(256, ge=1, description="probe runs in flight at once; the others wait")
+    api_connections: int = Field(
+        100,
+        ge=1,
+        description="connections to the API server kept open for the probes (more in flight wait for one)",
+    )
     probe_timeout_cap_seconds: float = Field(30.0, gt=0)
     namespaces: list[str] = Field(default_factory=list, description="watch only these; empty: all")
     peering: str = Field("kubeprobe", description="kopf peering name; replicas with one name share work")
