@@ -3,7 +3,7 @@ center's ingestion rate for batched resident reports.
 
 Part 1, for each size in ``--probes`` (default 2000, 5000, 10000), in a fresh process: that many
 ProbeConfigs at 1 s run by one ``ProbeOperator`` (its heap scheduler, denoising, token buckets, the
-outbox). ``--api-probes`` of them (default 20) are real ``apiserver-read`` probes against a sandbox
+outbox). ``--api-probes`` of them (default 100) are real ``apiserver-read`` probes against a sandbox
 API server (started here, or ``--kubeconfig``), sharing the operator's keep-alive connection pool;
 the rest are ``in-process`` checks (no I/O: a counter is read, so what is measured is the resident
 machinery around a probe). Recorded: scheduling lateness (actual start - scheduled start)
@@ -376,7 +376,7 @@ def _sizes(text: str) -> list[int]:
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--probes", dest="probe_sizes", type=_sizes, default=[2000, 5000, 10_000])
-    p.add_argument("--api-probes", type=int, default=20, help="configs that read the sandbox API server")
+    p.add_argument("--api-probes", type=int, default=100, help="configs that read the sandbox API server")
     p.add_argument(
         "--kubeconfig", default="", help="a running cluster for the API probes (default: a sandbox)"
     )
