@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import CompoundSelect, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,26 +159,33 @@ async def _create_pending(
     details: dict[str, object] | None = None,
 ) -> list[str | None]:
     """In an open transaction: a pending run per target under its concurrency policy (None where
-    skipped). One query for the unfinished runs of all targets, one for their timeouts, one bulk
-    insert: a fan-out to hundreds of cases costs a few statements, not a few per case."""
+    skipped). One query for the unfinished runs of all targets (and whether their cases and clusters
+    still exist), one for their timeouts, one bulk insert: a fan-out to hundreds of cases costs a
+    few statements, not a few per case."""
     if not targets:
         return []
     case_ids = {t.case_id for t in targets}
     cluster_ids = {t.cluster_id for t in targets}
     await lock_run_parents(session)  # runs have no foreign keys: a target deleted meanwhile is skipped
-    live_cases = set((await session.execute(select(Case.id).where(Case.id.in_(case_ids)))).scalars())
-    live_clusters = set(
-        (await session.execute(select(Cluster.id).where(Cluster.id.in_(cluster_ids)))).scalars()
+    # one round trip: the unfinished runs of the targets, then which of their cases and clusters
+    # still exist (rows of the form (NULL, case, NULL) and (NULL, NULL, cluster))
+    query: CompoundSelect[Any] = union_all(
+        select(Run.id, Run.case_id, Run.cluster_id).where(
+            Run.state.in_(NOT_DONE), Run.case_id.in_(case_ids), Run.cluster_id.in_(cluster_ids)
+        ),
+        select(null(), Case.id, null()).where(Case.id.in_(case_ids)),
+        select(null(), null(), Cluster.id).where(Cluster.id.in_(cluster_ids)),
     )
     unfinished: dict[tuple[int, int], list[str]] = {}
-    for run_id, case_id, cluster_id in (
-        await session.execute(
-            select(Run.id, Run.case_id, Run.cluster_id).where(
-                Run.state.in_(NOT_DONE), Run.case_id.in_(case_ids), Run.cluster_id.in_(cluster_ids)
-            )
-        )
-    ).all():
-        unfinished.setdefault((case_id, cluster_id), []).append(run_id)
+    live_cases: set[int] = set()
+    live_clusters: set[int] = set()
+    for run_id, case_id, cluster_id in (await session.execute(query)).all():
+        if run_id is not None:
+            unfinished.setdefault((case_id, cluster_id), []).append(run_id)
+        elif case_id is not None:
+            live_cases.add(case_id)
+        else:
+            live_clusters.add(cluster_id)
     timeouts: dict[int, float] = {t.case_id: t.case_timeout for t in targets if t.case_timeout is not None}
     if any(t.timeout is None and t.case_id not in timeouts for t in targets):
         rows = await session.execute(
