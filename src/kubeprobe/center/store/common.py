@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Table, select, text
+from sqlalchemy import CursorResult, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kubeprobe.center.auth import Principal
@@ -183,7 +183,7 @@ async def insert_many(
         rows = [row + tail for row in rows]
     if dialect.name == "postgresql":
         if suffix:
-            await _unnest(conn, table, names, rows, suffix)
+            await unnest_insert(conn, table, names, rows, suffix)
         else:
             await _copy(conn, table.name, names, rows)
         return
@@ -195,11 +195,12 @@ async def insert_many(
     await conn.exec_driver_sql(sql, rows)
 
 
-async def _unnest(
-    conn: AsyncConnection, table: Table, columns: list[str], rows: list[tuple[Any, ...]], suffix: str
-) -> None:
-    """INSERT ... SELECT FROM unnest(one array per column) + suffix (an ON CONFLICT clause): one
-    statement for all rows, where executemany would run the statement once per row."""
+async def unnest_insert(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str
+) -> CursorResult[Any]:
+    """PostgreSQL: INSERT ... SELECT FROM unnest(one array per column, typed as the table's columns)
+    + suffix (ON CONFLICT ..., RETURNING ...): one statement for all rows, where executemany would
+    run the statement once per row. Rows are driver-ready (JSON as text)."""
     arrays, select_list = [], []
     for i, name in enumerate(columns, 1):
         sql_type = table.c[name].type.compile(conn.dialect)
@@ -214,7 +215,7 @@ async def _unnest(
         f"INSERT INTO {table.name} ({names}) SELECT {', '.join(select_list)}"
         f" FROM unnest({', '.join(arrays)}) AS t({names}){suffix}"
     )
-    await conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*rows, strict=True)))
+    return await conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*rows, strict=True)))
 
 
 async def _copy(conn: AsyncConnection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:

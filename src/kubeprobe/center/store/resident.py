@@ -34,6 +34,7 @@ from kubeprobe.center.store.common import (
     ids_by_name,
     insert_many,
     lock_run_parents,
+    unnest_insert,
     utcnow,
 )
 from kubeprobe.center.store.ingestion import RUN_COLUMNS
@@ -182,16 +183,12 @@ async def _insert_new(session: AsyncSession, rows: list[tuple[Any, ...]]) -> set
     columns = ", ".join(REPORT_COLUMNS)
     inserted: set[str] = set()
     if conn.dialect.name == "postgresql":
-        types = ("text", "int", "int", "text", "text", "text", "text", "timestamptz", "timestamptz", "text")
-        arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
-        select_list = ", ".join(f"{c}::json" if c == "body" else c for c in REPORT_COLUMNS)
-        sql = (
-            f"INSERT INTO resident_reports ({columns}) SELECT {select_list} FROM unnest({arrays}) "
-            f"AS t({columns}) ON CONFLICT (key) DO NOTHING RETURNING key"
-        )
+        table = table_of(ResidentReport)
         for start in range(0, len(rows), PG_CHUNK):
             chunk = rows[start : start + PG_CHUNK]
-            result = await conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*chunk, strict=True)))
+            result = await unnest_insert(
+                conn, table, REPORT_COLUMNS, chunk, " ON CONFLICT (key) DO NOTHING RETURNING key"
+            )
             inserted.update(result.scalars())
         return inserted
     one = "(" + ", ".join("?" * len(REPORT_COLUMNS)) + ")"
