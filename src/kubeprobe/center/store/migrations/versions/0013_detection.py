@@ -1,0 +1,21 @@
+"""detection quality: incident correlation across time
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-03 13:20:00
+"""
+
+from __future__ import annotations
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
