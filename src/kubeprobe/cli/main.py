@@ -10,6 +10,7 @@ from rich.console import Console
 from kubeprobe import __version__
 from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_app, template_app
 from kubeprobe.cli.center_client import CenterClientError
+from kubeprobe.cli.chatops import chatops_app
 from kubeprobe.cli.demo import demo
 from kubeprobe.cli.execute import gate, run
 from kubeprobe.cli.incidents import incidents_app, silence_app
@@ -50,6 +51,7 @@ app.add_typer(token_app, name="token")
 app.command("inspect")(inspect_command)
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silence_app, name="silence")
+app.add_typer(chatops_app, name="chatops")
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -1,0 +1,67 @@
+"""`kubeprobe chatops ...`: the chat bot's understanding from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kubeprobe.cli.center_client import all_pages
+
+chatops_app = typer.Typer(
+    help="ChatOps: operate KubeProbe from chat, in plain language.", no_args_is_help=True
+)
+
+
+@chatops_app.command()
+def parse(
+    file: Annotated[Path | None, typer.Argument(help="JSON lines file (default: standard input).")] = None,
+    catalog: Annotated[
+        Path | None, typer.Option(help='Names to resolve against: JSON {"clusters": [...], "cases": [...]}.')
+    ] = None,
+    center: Annotated[
+        bool,
+        typer.Option(
+            "--center", help="Resolve names against the center's clusters and cases (KUBEPROBE_URL)."
+        ),
+    ] = False,
+) -> None:
+    """Read `{"text": ...}` per JSON line; print `{"intent", "slots", "confidence", ...}` per line.
+
+    Also printed: `exact` (an exact /kp command), `mutating` (from the intent's definition),
+    `command` (the exact command a confirmation echoes) and `did_you_mean` for near-miss names.
+    Without --catalog or --center no names are known, so cluster and case slots stay empty.
+    A line that is not valid prints `{"error": ...}` naming the line.
+    """
+    # Imported here: scikit-learn takes seconds to load, and every other command would pay for it.
+    from kubeprobe.chatops.catalog import Catalog
+    from kubeprobe.chatops.understanding import Understanding
+
+    names = Catalog()
+    if catalog is not None:
+        try:
+            names = Catalog.from_file(catalog)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--catalog") from exc
+    if center:
+        clusters = [c["name"] for c in all_pages("/api/v1/clusters")]
+        cases = [c["name"] for c in all_pages("/api/v1/cases")]
+        names = Catalog.of(set(clusters) | names.clusters, set(cases) | names.cases)
+    understanding = Understanding(names)
+    stream = file.open(encoding="utf-8") if file else sys.stdin
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                text = obj["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text is not a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                typer.echo(json.dumps({"error": f"line {number}: want {{'text': ...}}: {exc}"}))
+                continue
+            typer.echo(json.dumps(understanding.parse(text).as_json(), ensure_ascii=False))
