@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from kubeprobe.kube.config import load_kubeconfig, parse_kubeconfig
+from kubeprobe.kube.config import inline_kubeconfig, load_kubeconfig, parse_kubeconfig
 from kubeprobe.kube.errors import KubeConfigError
 from kubeprobe.sandbox import pki
 
@@ -72,7 +76,7 @@ def test_reads_files_relative_to_the_kubeconfig(tmp_path: Path) -> None:
         (
             _doc(**{"client-certificate": "/nonexistent/c.crt", "client-key": "k"}),
             None,
-            "cannot be read",
+            "client-certificate names a file",
         ),
     ],
 )
@@ -84,3 +88,127 @@ def test_bad_kubeconfig_names_the_problem(text: str, context: str | None, messag
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(KubeConfigError, match="cannot be read"):
         load_kubeconfig(tmp_path / "nope")
+    (tmp_path / "config").write_text(_doc(**{"client-certificate": "nope.crt", "client-key": "k"}))
+    with pytest.raises(KubeConfigError, match=r"client-certificate file .*nope.crt is not a regular file"):
+        load_kubeconfig(tmp_path / "config")
+
+
+def test_local_files_are_inlined_for_the_center(tmp_path: Path) -> None:
+    """`kubeprobe cluster add` on the user's machine: what the center refuses becomes self-contained."""
+    CLIENT.write(tmp_path, "me")
+    (tmp_path / "tok").write_text("s3cret\n")
+    (tmp_path / "config").write_text(_doc(**{"client-certificate": "me.crt", "client-key": "me.key"}))
+    text, inlined = inline_kubeconfig(tmp_path / "config")
+    assert inlined
+    assert str(tmp_path) not in text
+    conn = parse_kubeconfig(text)
+    assert (conn.client_cert_pem, conn.client_key_pem) == (CLIENT.cert_pem, CLIENT.key_pem)
+    (tmp_path / "config").write_text(_doc(tokenFile="tok"))
+    text, inlined = inline_kubeconfig(tmp_path / "config", "c1")
+    assert inlined
+    assert parse_kubeconfig(text, context="c1").token == "s3cret"
+    self_contained = _doc(token="abc")
+    (tmp_path / "config").write_text(self_contained)
+    assert inline_kubeconfig(tmp_path / "config") == (self_contained, False)
+
+
+# --- issue 15: a kubeconfig given to the center is self-contained -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [
+        ("cluster", "certificate-authority"),
+        ("user", "client-certificate"),
+        ("user", "client-key"),
+        ("user", "tokenFile"),
+    ],
+)
+def test_stored_kubeconfig_never_reads_a_file(tmp_path: Path, section: str, field: str) -> None:
+    """Finding 1: a file reference is refused, naming the field; the file is never read."""
+    secret = tmp_path / "secret.key"
+    secret.write_text("the-center's-fernet-key\n")
+    doc = yaml.safe_load(_doc(token="abc"))
+    entry = doc["clusters" if section == "cluster" else "users"][0][section]
+    entry[field] = str(secret)
+    with pytest.raises(KubeConfigError, match=f"{field} names a file") as info:
+        parse_kubeconfig(yaml.safe_dump(doc))
+    assert "fernet" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"exec": {"command": "/bin/sh", "args": ["-c", "id"]}}, "exec credentials run a command"),
+        ({"auth-provider": {"name": "gcp"}}, "auth-provider credentials run a command"),
+        ({"username": "admin", "password": "x"}, "field 'password' is not supported"),
+        ({"as": "system:admin", "token": "t"}, "field 'as' is not supported"),
+    ],
+)
+def test_stored_kubeconfig_refuses_commands_and_unknown_auth(user: dict[str, object], message: str) -> None:
+    doc = yaml.safe_load(_doc(token="abc"))
+    doc["users"][0]["user"] = user
+    with pytest.raises(KubeConfigError, match=message):
+        parse_kubeconfig(yaml.safe_dump(doc))
+
+
+def test_a_fifo_does_not_block(tmp_path: Path) -> None:
+    """Finding 2: a file reference to a FIFO is refused at once, in the center and locally."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def parse() -> None:
+        try:
+            parse_kubeconfig(_doc(tokenFile=str(fifo)))
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=parse, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    try:
+        assert outcome, "parsing a kubeconfig that names a FIFO blocked"
+        assert isinstance(outcome[0], KubeConfigError)
+        assert "tokenFile names a file" in str(outcome[0])
+    finally:
+        if worker.is_alive():  # release the blocked open() of the code before the fix
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    (tmp_path / "config").write_text(_doc(tokenFile="fifo"))
+    with pytest.raises(KubeConfigError, match="not a regular file"):
+        load_kubeconfig(tmp_path / "config")
+
+
+#: 294 bytes that expand to 9**6 strings: the alias bomb of the issue, as the current context.
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+current-context: [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+"""
+
+
+def test_alias_bomb_is_refused_before_it_expands() -> None:
+    """Finding 6: refused while composing, in bounded time and with a short message."""
+    assert len(ALIAS_BOMB.encode()) < 300
+    started = time.perf_counter()
+    with pytest.raises(KubeConfigError, match="anchors and aliases are not accepted") as info:
+        parse_kubeconfig(ALIAS_BOMB)
+    assert time.perf_counter() - started < 0.2
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: " + "[" * 5000 + "]" * 5000,  # deeper than any kubeconfig: refused, not a RecursionError
+        "clusters: []\n" + "#" * (300 * 1024),  # longer than the center accepts
+        "current-context: &x c1\nx: *x\n",
+    ],
+)
+def test_hostile_yaml_is_a_config_error(text: str) -> None:
+    with pytest.raises(KubeConfigError):
+        parse_kubeconfig(text)

@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from kubeprobe.cli.center_client import Output, OutputOpt, all_pages, call, out, pairs, seconds, show
-from kubeprobe.kube.config import load_kubeconfig
+from kubeprobe.kube.config import inline_kubeconfig, load_kubeconfig
 
 cluster_app = typer.Typer(help="Register clusters and see their health.", no_args_is_help=True)
 group_app = typer.Typer(help="Cluster groups: label selectors over clusters.", no_args_is_help=True)
@@ -47,11 +47,23 @@ def cluster_add(
     check: Annotated[bool, typer.Option(help="Connect once and record state and version.")] = True,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Register a cluster. The kubeconfig is checked here and by the center, stored encrypted."""
+    """Register a cluster. The kubeconfig is checked here and by the center, stored encrypted.
+
+    The center accepts self-contained kubeconfigs only (inline data and tokens): when this one
+    names local files (certificate-authority, client-certificate, client-key, tokenFile), they are
+    read here and the context is uploaded with their contents inline, and this says so.
+    """
     load_kubeconfig(kubeconfig, context)  # clear message before anything is sent
+    text, inlined = inline_kubeconfig(kubeconfig, context)
+    if inlined:
+        typer.echo(
+            f"{kubeconfig} names local files or fields the center does not accept: uploading its "
+            f"context {context or '(current)'} alone, with the files' contents inline",
+            err=True,
+        )
     body = {
         "name": name,
-        "kubeconfig": kubeconfig.read_text(),
+        "kubeconfig": text,
         "context": context,
         "labels": pairs(label, "--label"),
     }

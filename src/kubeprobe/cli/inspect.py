@@ -78,7 +78,6 @@ def center_targets(names: Sequence[str], settings: CenterSettings) -> list[Targe
         conn = parse_kubeconfig(
             box.decrypt(row.credentials),
             context=row.context or None,
-            base_dir=Path("/nonexistent"),
             source=f"center cluster {name}",
         )
         targets.append(Target(name, conn))

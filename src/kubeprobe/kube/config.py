@@ -1,4 +1,17 @@
-"""Loading a kubeconfig into what a client needs to connect: server, TLS material, credentials."""
+"""Loading a kubeconfig into what a client needs to connect: server, TLS material, credentials.
+
+Two ways in, because a kubeconfig is trusted on its owner's machine and untrusted in the center:
+
+- :func:`parse_kubeconfig` (what the center stores and uses) takes **self-contained** kubeconfigs
+  only: inline ``*-data`` and ``token``. A file reference (``certificate-authority``,
+  ``client-certificate``, ``client-key``, ``tokenFile``), ``exec``, ``auth-provider``, any auth field
+  it does not know, and any YAML anchor or alias are refused with an error naming the field; nothing
+  a kubeconfig names is ever read or run. The text is bounded (:data:`MAX_STORED_BYTES`) and parsed
+  by a loader that refuses aliases while composing, so an alias bomb is refused before it expands.
+- :func:`load_kubeconfig` (the user's own file, on the user's machine: the CLI, the operator, a
+  case's subprocess) also reads the files it names, relative to the kubeconfig;
+  :func:`inline_kubeconfig` turns such a file into a self-contained one before it is uploaded.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +24,56 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
 
 from kubeprobe.kube.errors import KubeConfigError
+
+#: The largest kubeconfig the center parses (its request body limit is 256 KiB too).
+MAX_STORED_BYTES = 256 * 1024
+#: The largest kubeconfig file read on the user's machine (many contexts with inline certificates).
+MAX_LOCAL_BYTES = 4 * 1024 * 1024
+#: Nesting deeper than this is no kubeconfig (and would make a recursive composer blow its stack).
+MAX_DEPTH = 32
+
+#: What each section may hold in a stored kubeconfig; anything else is named and refused.
+_CLUSTER_FIELDS = frozenset(
+    {"server", "certificate-authority-data", "insecure-skip-tls-verify", "extensions"}
+)
+_USER_FIELDS = frozenset({"token", "client-certificate-data", "client-key-data", "extensions"})
+#: Fields that name a file on the host that reads the kubeconfig, and what to write instead.
+_FILE_FIELDS = {
+    "certificate-authority": "certificate-authority-data",
+    "client-certificate": "client-certificate-data",
+    "client-key": "client-key-data",
+    "tokenFile": "token",
+}
+_COMMAND_FIELDS = ("exec", "auth-provider")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases, and with bounded nesting.
+
+    Aliases are refused while the document is composed, before any node is shared or expanded.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+            mark = event.start_mark
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise KubeConfigError(f"YAML anchors and aliases are not accepted{at}: write the value out")
+        nested = isinstance(event, CollectionStartEvent)
+        if nested:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise KubeConfigError(f"nested deeper than {MAX_DEPTH} levels: not a kubeconfig")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nested:
+                self._depth -= 1
 
 
 @dataclass(frozen=True)
@@ -56,25 +117,106 @@ class ClusterConnection:
                     ) from exc
         return ctx
 
+    def to_kubeconfig(self) -> str:
+        """A self-contained kubeconfig of this one context (what :func:`parse_kubeconfig` accepts)."""
+        cluster: dict[str, Any] = {"server": self.server}
+        if self.ca_pem:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode()
+        if self.insecure_skip_tls_verify:
+            cluster["insecure-skip-tls-verify"] = True
+        user: dict[str, Any] = {}
+        if self.token:
+            user["token"] = self.token
+        if self.client_cert_pem and self.client_key_pem:
+            user["client-certificate-data"] = base64.b64encode(self.client_cert_pem).decode()
+            user["client-key-data"] = base64.b64encode(self.client_key_pem).decode()
+        name = self.context
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": cluster}],
+            "users": [{"name": name, "user": user}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+        }
+        return yaml.safe_dump(doc, sort_keys=False)
 
-def _material(entry: dict[str, Any], key: str, base: Path, where: str) -> bytes | None:
-    """Read `<key>-data` (base64) or `<key>` (a file path relative to the kubeconfig)."""
-    data = entry.get(f"{key}-data")
-    if data:
-        try:
-            return base64.b64decode(str(data), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise KubeConfigError(f"{where}: {key}-data is not valid base64") from exc
+
+def _read_yaml(text: str, source: str, limit: int) -> dict[str, Any]:
+    if len(text) > limit:
+        raise KubeConfigError(f"{source}: {len(text)} characters; a kubeconfig may have at most {limit}")
+    try:
+        doc = yaml.load(text, Loader=_StrictLoader)
+    except KubeConfigError as exc:
+        raise KubeConfigError(f"{source}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KubeConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise KubeConfigError(f"{source}: not a kubeconfig (expected a mapping with 'clusters')")
+    return doc
+
+
+def _decoded(entry: dict[str, Any], field: str, where: str) -> bytes | None:
+    data = entry.get(field)
+    if not data:
+        return None
+    try:
+        return base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KubeConfigError(f"{where}: {field} is not valid base64") from exc
+
+
+def _check_self_contained(doc: dict[str, Any], source: str) -> None:
+    """Refuse every file reference, command and unknown auth field, in every cluster and user."""
+    for kind, allowed in (("cluster", _CLUSTER_FIELDS), ("user", _USER_FIELDS)):
+        items = doc.get(f"{kind}s") or []
+        if not isinstance(items, list):
+            raise KubeConfigError(f"{source}: '{kind}s' must be a list")
+        for item in items:
+            body = item.get(kind) if isinstance(item, dict) else None
+            if not isinstance(body, dict):
+                continue  # reported by _named if that entry is the one used
+            where = f"{source}: {kind} {str(item.get('name'))[:100]!r}"
+            for key in body:
+                if key in _FILE_FIELDS:
+                    raise KubeConfigError(
+                        f"{where}: {key} names a file; a kubeconfig given to the center must be "
+                        f"self-contained: use {_FILE_FIELDS[key]} (`kubeprobe cluster add` inlines "
+                        "local files for you)"
+                    )
+                if key in _COMMAND_FIELDS:
+                    raise KubeConfigError(
+                        f"{where}: {key} credentials run a command and are not accepted; "
+                        "use a token or a client certificate"
+                    )
+                if key not in allowed:
+                    raise KubeConfigError(
+                        f"{where}: field {str(key)[:100]!r} is not supported; "
+                        f"a {kind} may have {', '.join(sorted(allowed))}"
+                    )
+
+
+def _file_material(entry: dict[str, Any], key: str, base: Path, where: str) -> bytes | None:
+    """``<key>-data`` (base64), else ``<key>``: a file path relative to the kubeconfig (local only)."""
+    data = _decoded(entry, f"{key}-data", where)
+    if data is not None:
+        return data
     path = entry.get(key)
-    if path:
-        file = Path(str(path))
-        if not file.is_absolute():
-            file = base / file
-        try:
-            return file.read_bytes()
-        except OSError as exc:
-            raise KubeConfigError(f"{where}: {key} file {file} cannot be read: {exc}") from exc
-    return None
+    if not path:
+        return None
+    file = Path(str(path)).expanduser()
+    if not file.is_absolute():
+        file = base / file
+    if not file.is_file():
+        raise KubeConfigError(f"{where}: {key} file {file} is not a regular file that can be read")
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_LOCAL_BYTES + 1)
+    except OSError as exc:
+        raise KubeConfigError(f"{where}: {key} file {file} cannot be read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_LOCAL_BYTES:
+        raise KubeConfigError(f"{where}: {key} file {file} is larger than {MAX_LOCAL_BYTES} bytes")
+    return data
 
 
 def _named(items: Any, name: str, kind: str, source: str) -> dict[str, Any]:
@@ -86,25 +228,12 @@ def _named(items: Any, name: str, kind: str, source: str) -> dict[str, Any]:
             if not isinstance(body, dict):
                 raise KubeConfigError(f"{source}: {kind} {name!r} has no '{kind}' mapping")
             return body
-    known = [i.get("name") for i in items if isinstance(i, dict)]
-    raise KubeConfigError(f"{source}: no {kind} named {name!r} (known: {known})")
+    known = [str(i.get("name"))[:100] for i in items[:20] if isinstance(i, dict)]
+    raise KubeConfigError(f"{source}: no {kind} named {name[:100]!r} (known: {known})")
 
 
-def parse_kubeconfig(
-    text: str,
-    *,
-    context: str | None = None,
-    base_dir: Path | None = None,
-    source: str = "<kubeconfig>",
-) -> ClusterConnection:
-    """Resolve one context of a kubeconfig given as text."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise KubeConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise KubeConfigError(f"{source}: not a kubeconfig (expected a mapping with 'clusters')")
-    base = base_dir or Path.cwd()
+def _resolve(doc: dict[str, Any], context: str | None, source: str, files: Path | None) -> ClusterConnection:
+    """One context of a parsed kubeconfig; ``files``: where file references are read (local only)."""
     ctx_name = context or doc.get("current-context")
     if not ctx_name:
         raise KubeConfigError(f"{source}: no context given and no current-context set")
@@ -113,24 +242,30 @@ def parse_kubeconfig(
     user_name = ctx.get("user")
     user = _named(doc.get("users") or [], str(user_name), "user", source) if user_name else {}
     server = cluster.get("server")
-    if not server or not str(server).startswith(("https://", "http://")):
+    if not isinstance(server, str) or not server.startswith(("https://", "http://")):
         raise KubeConfigError(
-            f"{source}: cluster {ctx.get('cluster')!r} needs a 'server' URL (https://host:port)"
+            f"{source}: cluster {str(ctx.get('cluster'))[:100]!r} needs a 'server' URL (https://host:port)"
         )
-    where = f"{source} context {ctx_name!r}"
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token = (_material(user, "tokenFile", base, where) or b"").decode().strip()
+    where = f"{source} context {str(ctx_name)[:100]!r}"
     if user.get("exec") or user.get("auth-provider"):
-        raise KubeConfigError(f"{where}: exec and auth-provider credentials are not supported yet")
-    cert = _material(user, "client-certificate", base, where)
-    key = _material(user, "client-key", base, where)
+        raise KubeConfigError(f"{where}: exec and auth-provider credentials are not supported")
+    token = user.get("token")
+    if files is None:
+        cert = _decoded(user, "client-certificate-data", where)
+        key = _decoded(user, "client-key-data", where)
+        ca = _decoded(cluster, "certificate-authority-data", where)
+    else:
+        if not token and user.get("tokenFile"):
+            token = (_file_material(user, "tokenFile", files, where) or b"").decode().strip()
+        cert = _file_material(user, "client-certificate", files, where)
+        key = _file_material(user, "client-key", files, where)
+        ca = _file_material(cluster, "certificate-authority", files, where)
     if bool(cert) != bool(key):
         raise KubeConfigError(f"{where}: client-certificate and client-key must be given together")
     return ClusterConnection(
-        server=str(server).rstrip("/"),
+        server=server.rstrip("/"),
         context=str(ctx_name),
-        ca_pem=_material(cluster, "certificate-authority", base, where),
+        ca_pem=ca,
         client_cert_pem=cert,
         client_key_pem=key,
         token=str(token) if token else None,
@@ -138,11 +273,46 @@ def parse_kubeconfig(
     )
 
 
-def load_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConnection:
-    """Resolve one context of a kubeconfig file; errors name the file and the field."""
+def parse_kubeconfig(
+    text: str,
+    *,
+    context: str | None = None,
+    source: str = "<kubeconfig>",
+    base_dir: object = None,  # ignored: nothing a stored kubeconfig names is read (callers drop it)
+) -> ClusterConnection:
+    """Resolve one context of a self-contained kubeconfig (what the center stores); see the module."""
+    doc = _read_yaml(text, source, MAX_STORED_BYTES)
+    _check_self_contained(doc, source)
+    return _resolve(doc, context, source, None)
+
+
+def _read_local(path: str | Path) -> tuple[Path, str]:
     file = Path(path).expanduser()
     try:
-        text = file.read_text()
+        if not file.is_file():
+            raise KubeConfigError(f"kubeconfig {file} cannot be read: not a regular file")
+        with file.open(encoding="utf-8", errors="replace") as handle:
+            return file, handle.read(MAX_LOCAL_BYTES + 1)
     except OSError as exc:
         raise KubeConfigError(f"kubeconfig {file} cannot be read: {exc.strerror or exc}") from exc
-    return parse_kubeconfig(text, context=context, base_dir=file.parent, source=str(file))
+
+
+def load_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConnection:
+    """Resolve one context of the user's own kubeconfig file, reading the files it names."""
+    file, text = _read_local(path)
+    return _resolve(_read_yaml(text, str(file), MAX_LOCAL_BYTES), context, str(file), file.parent)
+
+
+def inline_kubeconfig(path: str | Path, context: str | None = None) -> tuple[str, bool]:
+    """The user's kubeconfig as a self-contained text for the center, and whether files were inlined.
+
+    A file that is already self-contained is returned as it is; otherwise the one context is
+    resolved here, on the user's machine, and written out with its files' contents inline.
+    """
+    file, text = _read_local(path)
+    try:
+        parse_kubeconfig(text, context=context, source=str(file))
+    except KubeConfigError:
+        conn = load_kubeconfig(file, context)
+        return conn.to_kubeconfig(), True
+    return text, False
