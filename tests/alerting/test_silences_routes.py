@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -37,6 +38,31 @@ def test_matchers(text: str, expected: bool) -> None:
 def test_bad_matchers_say_what_is_wrong(bad: str) -> None:
     with pytest.raises(MatcherError, match=r"matcher|regular expression"):
         parse_all([bad])
+
+
+def test_a_pathological_regex_matches_in_linear_time() -> None:
+    """Issue 15, finding 3: `(.|.|.)*Z` backtracked for seconds (3**n paths) on the event loop."""
+    matcher = Matcher.parse("case=~(.|.|.)*Z")
+    for name in ("a" * 15, "a" * 10_000):
+        started = time.perf_counter()
+        assert not matcher.matches({"case": name})
+        assert time.perf_counter() - started < 0.05, len(name)
+    assert matcher.matches({"case": "aZ"})
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("case=~(a)\\1", "not an RE2 regular expression .*backreferences"),
+        ("case=~(?=pod)", "not an RE2 regular expression"),
+        ("case=~a{1001}", "invalid repetition size"),
+        ("case=~" + "a" * 1000, "at most 1000 characters"),
+        ("case=x\x00y", "NUL"),
+    ],
+)
+def test_matchers_are_bounded_at_creation(bad: str, message: str) -> None:
+    with pytest.raises(MatcherError, match=message):
+        Matcher.parse(bad)
 
 
 def test_one_off_silence_window() -> None:
@@ -94,6 +120,8 @@ def test_recurring_bounded_by_starts_and_ends() -> None:
         ({"ends": T0, "starts": T0}, "ends"),
         ({"cron": "not cron", "duration_s": 60}, "cron"),
         ({"cron": "0 0 31 2 *", "duration_s": 60}, "cron"),  # February 31st never comes
+        ({"cron": "* * * * * *", "duration_s": 60}, "cron"),  # seconds: not accepted
+        ({"cron": "0 0 29 2 *", "duration_s": 60}, "cron"),  # once in four years
         ({"cron": "0 2 * * *"}, "duration_s"),
         ({"cron": "0 2 * * *", "duration_s": 60, "timezone": "Mars/Base"}, "timezone"),
         ({"ends": T0, "duration_s": 60}, "duration_s"),

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterError, croniter
 
 from kubeprobe.alerting.matchers import Matcher, all_match
+from kubeprobe.model.schedule import CronScheduleError, check_cron
 
 Mode = Literal["mute", "pause"]
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -78,14 +79,10 @@ def validate_schedule(
         if duration_s is not None:
             raise ScheduleError("duration_s: only a recurring silence (cron or weekly) has a duration")
         return
-    if not croniter.is_valid(cron):
-        raise ScheduleError(
-            f"cron: {cron!r} is not a cron expression like '0 2 * * sat' (min hour dom mon dow)"
-        )
     try:
-        croniter(cron, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).get_next(dt.datetime)
-    except (CroniterError, ValueError, OverflowError) as exc:
-        raise ScheduleError(f"cron: {cron!r} never fires: {exc}") from exc
+        check_cron(cron)
+    except CronScheduleError as exc:
+        raise ScheduleError(f"cron: {exc} (a silence's cron is like '0 2 * * sat')") from exc
     if duration_s is None or duration_s <= 0:
         raise ScheduleError("duration_s: a recurring silence needs a window length > 0 seconds")
     try:
