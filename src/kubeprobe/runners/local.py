@@ -3,6 +3,14 @@
 Built-in templates run as ``python -m kubeprobe.cases TEMPLATE``; a Python entry point
 (``package.module:function``) is imported and called; otherwise the case's command runs as is.
 Sandbox pods never run containers, so this is how the demo and the tests execute case code.
+
+A case is untrusted code as far as the center is concerned. It gets the contract's variables, its
+rendered parameters, ``KUBECONFIG`` (a private copy of the cluster's self-contained kubeconfig,
+checked like the center checks it), ``HOME`` (its own temporary folder) and only the variables of
+:data:`ENV_ALLOWLIST` from the center's environment: never the center's secrets
+(``KUBEPROBE_SECRET_KEY``, ``KUBEPROBE_ADMIN_TOKEN`` ...). It runs in its own session and process
+group under :mod:`kubeprobe.runners.launch`, which kills the whole group when the center dies; at
+its deadline or on cancellation the runner kills the whole group too.
 """
 
 from __future__ import annotations
@@ -12,15 +20,28 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
+from kubeprobe.kube.config import parse_kubeconfig
+from kubeprobe.kube.errors import KubeConfigError
+from kubeprobe.runners import launch
 from kubeprobe.runners.base import MAX_LOG_BYTES, RunEnd, RunnerError, RunRequest
 
 log = logging.getLogger(__name__)
 #: Exit code of ``python -m kubeprobe.cases`` for "could not run" (see kubeprobe.cases.__main__).
-EXIT_COULD_NOT_RUN = 3
+EXIT_COULD_NOT_RUN = launch.EXIT_COULD_NOT_RUN
+#: What a case inherits from the center's environment, by name; everything else stays behind.
+ENV_ALLOWLIST = frozenset(
+    {
+        "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    }
+)  # fmt: skip
 
 
 def command_for(request: RunRequest, builtin_templates: frozenset[str]) -> list[str]:
@@ -40,23 +61,40 @@ def command_for(request: RunRequest, builtin_templates: frozenset[str]) -> list[
 class LocalRunner:
     """Runs cases as subprocesses; at most ``concurrency`` at once."""
 
-    def __init__(self, builtin_templates: frozenset[str] = frozenset(), concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        builtin_templates: frozenset[str] = frozenset(),
+        concurrency: int = 8,
+        env_allowlist: Iterable[str] = ENV_ALLOWLIST,
+    ) -> None:
         self.builtin_templates = builtin_templates
+        self.env_allowlist = frozenset(env_allowlist)
         self._slots = asyncio.Semaphore(concurrency)
+
+    def environment(self, request: RunRequest, kubeconfig: Path, home: str) -> dict[str, str]:
+        """The case's whole environment: the allowlisted variables, then the contract's."""
+        env = {name: value for name, value in os.environ.items() if name in self.env_allowlist}
+        return {**env, "HOME": home, **request.contract_env(), "KUBECONFIG": str(kubeconfig)}
 
     async def run(self, request: RunRequest) -> RunEnd:
         argv = command_for(request, self.builtin_templates)
+        if request.kubeconfig:
+            try:  # as the center checks it: a stored one from before that check names no file
+                parse_kubeconfig(request.kubeconfig, source=f"cluster {request.cluster} kubeconfig")
+            except KubeConfigError as exc:
+                return RunEnd("error", str(exc))
         async with self._slots:
             with tempfile.TemporaryDirectory(prefix="kubeprobe-run-") as tmp:
                 kubeconfig = Path(tmp, "kubeconfig")
                 kubeconfig.touch(mode=0o600)  # noqa: ASYNC240 (a tiny local file)
                 kubeconfig.write_text(request.kubeconfig)  # noqa: ASYNC240
-                env = {**os.environ, **request.contract_env(), "KUBECONFIG": str(kubeconfig)}
-                return await self._execute(request, argv, env, tmp)
+                return await self._execute(request, argv, self.environment(request, kubeconfig, tmp), tmp)
 
     async def _execute(self, request: RunRequest, argv: list[str], env: dict[str, str], cwd: str) -> RunEnd:
+        launcher = [sys.executable, "-I", launch.__file__, str(os.getpid())]
         try:
             proc = await asyncio.create_subprocess_exec(
+                *launcher,
                 *argv,
                 env=env,
                 cwd=cwd,
@@ -71,8 +109,7 @@ class LocalRunner:
             async with asyncio.timeout(max(remaining, 0.001)):
                 output, _ = await proc.communicate()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill_group(proc)
             output = await _drain(proc)
             log.warning(
                 "run %s case %s cluster %s: killed at its deadline",
@@ -87,8 +124,7 @@ class LocalRunner:
                 _tail(output),
             )
         except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill_group(proc)
             await _drain(proc)
             raise
         logs = _tail(output)
@@ -96,6 +132,12 @@ class LocalRunner:
             reason = logs.strip().splitlines()[-1] if logs.strip() else "the case could not run"
             return RunEnd("error", reason, proc.returncode, logs)
         return RunEnd("exited", f"exit code {proc.returncode}", proc.returncode, logs)
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """The launcher leads the case's process group: kill all of it (the case's children too)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def _drain(proc: asyncio.subprocess.Process) -> bytes:
