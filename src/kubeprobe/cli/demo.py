@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 
 from kubeprobe.center.settings import CenterSettings, default_data_dir
+from kubeprobe.cli.serving import ServerLimits, server_config
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.components import free_port, port_free
 
@@ -157,7 +158,9 @@ async def _serve(
     from kubeprobe.web import create_web_app  # the web stack loads slowly: only for the demo
 
     app = create_web_app(settings, dispatch=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
+    server = uvicorn.Server(
+        server_config(app, "127.0.0.1", settings.port, ServerLimits(), log_level="warning")
+    )
     serving = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -26,6 +26,7 @@ def server(
     import uvicorn
 
     from kubeprobe.center.settings import CenterSettings
+    from kubeprobe.cli.serving import ServerLimits, server_config
     from kubeprobe.web.app import create_web_app
 
     overrides = {
@@ -39,7 +40,7 @@ def server(
     )
     app = create_web_app(settings, dispatch=settings.dispatch)
     tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(server_config(app, settings.host, settings.port, ServerLimits(), log_level="info")).run()
 
 
 #: Allocations between young-generation collections (CPython's default: 700). A batch of 1,000
