@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kubeprobe.cli.center_client import all_pages
+
+if TYPE_CHECKING:
+    from kubeprobe.chatops.config import ChatOpsSettings
 
 chatops_app = typer.Typer(
     help="ChatOps: operate KubeProbe from chat, in plain language.", no_args_is_help=True
@@ -65,3 +68,46 @@ def parse(
                 typer.echo(json.dumps({"error": f"line {number}: want {{'text': ...}}: {exc}"}))
                 continue
             typer.echo(json.dumps(understanding.parse(text).as_json(), ensure_ascii=False))
+
+
+def load_settings(config: Path | None) -> ChatOpsSettings:
+    """KUBEPROBE_CHATOPS_* variables, overridden by a YAML or JSON file's keys."""
+    import yaml
+
+    from kubeprobe.chatops.config import ChatOpsSettings
+
+    data: dict[str, object] = {}
+    if config is not None:
+        try:
+            data = yaml.safe_load(config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise typer.BadParameter(f"cannot read {config}: {exc}", param_hint="--config") from exc
+    try:
+        return ChatOpsSettings.model_validate(data)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+
+
+@chatops_app.command()
+def serve(
+    platform: Annotated[str, typer.Argument(help="matrix (more adapters: see the README).")] = "matrix",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML with center_url, dashboard_url, users, channels, token_files, rate_per_minute."
+        ),
+    ] = None,
+) -> None:
+    """Run the chat bot: answers commands and plain words, posts incidents and edits them as they change.
+
+    Matrix: KUBEPROBE_CHATOPS_MATRIX_HOMESERVER, _USER and _PASSWORD, _PASSWORD_FILE or _ACCESS_TOKEN.
+    Center tokens: KUBEPROBE_CHATOPS_TOKEN_VIEWER / _OPERATOR, or token_files in the config.
+    """
+    import asyncio
+
+    from kubeprobe.chatops.service import serve_matrix
+
+    settings = load_settings(config)
+    if platform != "matrix":
+        raise typer.BadParameter(f"unknown platform {platform!r}", param_hint="PLATFORM")
+    asyncio.run(serve_matrix(settings))
