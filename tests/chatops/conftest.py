@@ -31,6 +31,7 @@ VICTOR = ChatUser("test", "victor", "Victor")  # viewer
 MALLORY = ChatUser("test", "mallory", "Mallory")  # no role
 ROOM = "test:ops"  # bound to the cluster "sandbox"
 FLEET = "test:fleet"  # every cluster
+PLATFORMS = ("test", "slack", "mattermost", "dingtalk")  # each has users alice, bob, victor and channel ops
 
 
 @dataclass
@@ -55,6 +56,10 @@ class Rig:
     transport: Recorder
     clock: list[float]
 
+    def bot_on(self, transport: object) -> Bot:
+        """Another bot on the same center and settings, speaking through ``transport``."""
+        return Bot(self.bot.settings, self.bot.actions, self.bot.understanding, transport)  # type: ignore[arg-type]
+
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
@@ -78,8 +83,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         chat = ChatOpsSettings(
             center_url="http://center",
             dashboard_url="https://kubeprobe.example",
-            users={"test:alice": "operator", "test:bob": "operator", "test:victor": "viewer"},
-            channels={ROOM: ["sandbox"], FLEET: ["*"]},
+            users={
+                f"{p}:{u}": role
+                for p in PLATFORMS
+                for u, role in (("alice", "operator"), ("bob", "operator"), ("victor", "viewer"))
+            },
+            channels={**{f"{p}:ops": ["sandbox"] for p in PLATFORMS}, FLEET: ["*"]},
             token_files=tokens,
             rate_per_minute=30,
         )

@@ -91,7 +91,10 @@ async def test_exact_commands_run_at_once_within_the_channels_scope(rig: Rig) ->
 async def test_did_you_mean_and_not_understood(rig: Rig) -> None:
     assert "did you mean pod-lifecycle?" in (await say(rig, ALICE, "/kp rerun pod-lifecyle sandbox")).text
     assert "did you mean sandbox?" in (await say(rig, ALICE, "status of sandbx-1", FLEET)).text
-    assert "usage /kp ack INCIDENT" in (await say(rig, ALICE, "/kp ack")).text
+    assert "Missing incident: /kp ack INCIDENT" in (await say(rig, ALICE, "/kp ack")).text
+    assert (
+        "Missing silence: /kp unsilence SILENCE" in (await say(rig, ALICE, "/kp unsilence everything")).text
+    )
 
 
 async def test_remediation_intents_are_not_enabled(rig: Rig) -> None:

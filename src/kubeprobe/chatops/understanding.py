@@ -83,8 +83,18 @@ class Understanding:
             try:
                 cmd = parse_command(text, self.catalog)
             except CommandError as exc:
-                return Parse("help", {}, 1.0, True, error=str(exc))
+                # "/kp rerun pod-lifecycle on demo-1" (a slash command's text is often plain words):
+                # understood as free text, so a mutation still needs confirming
+                free = self._free(text.split(maxsplit=1)[1] if " " in text else "")
+                return (
+                    free
+                    if free.understood and not free.did_you_mean
+                    else Parse("help", {}, 1.0, True, error=str(exc))
+                )
             return Parse(cmd.spec.name, cmd.slots, 1.0, True, self._near_misses(cmd.slots))
+        return self._free(text)
+
+    def _free(self, text: str) -> Parse:
         ex = extract(text, self.catalog)
         intent, confidence = self.classifier.predict(ex.masked)
         spec = INTENTS[intent]
