@@ -24,13 +24,13 @@ from tests.alerting.receivers import Receivers
 
 from bench.common import write_result
 from kubeprobe.alerting.signals import Outcome, Signal
-from kubeprobe.center.alerting_schemas import ReceiverIn, RouteIn
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.credentials import SecretBox
-from kubeprobe.center.incidents import IncidentService
-from kubeprobe.center.store import alert_config
-from kubeprobe.center.store.alerting_tables import DeliveryRow, IncidentRow
+from kubeprobe.center.schemas.alerting import ReceiverIn, RouteIn
+from kubeprobe.center.services.alerting import IncidentService
+from kubeprobe.center.store import routing
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tables.alerting import DeliveryRow, IncidentRow
 
 CAUSES = ("scheduling.scheduler_down", "etcd.unavailable", "admission.webhook_failure", "node.not_ready")
 
@@ -64,8 +64,8 @@ async def main(args: argparse.Namespace) -> None:
     admin = Principal("bench", "admin")
     async with store.transaction() as s:
         body = ReceiverIn(name="hook", kind="webhook", secrets={"url": f"{hook.url}/hook"})
-        await alert_config.put_receiver(s, box, body, admin, create=True)
-        await alert_config.put_route(
+        await routing.put_receiver(s, box, body, admin, create=True)
+        await routing.put_route(
             s, RouteIn(name="all", receivers=["hook"], is_default=True), admin, create=True
         )
     svc = IncidentService(store, box)

@@ -35,10 +35,10 @@ import httpx
 from cryptography.fernet import Fernet
 
 from bench.common import write_result
-from kubeprobe.center.api.app import create_app
+from kubeprobe.center.app import create_app
 from kubeprobe.center.credentials import SecretBox
-from kubeprobe.center.dispatch import Dispatcher
-from kubeprobe.center.scheduling import Scheduler
+from kubeprobe.center.services.dispatcher import Dispatcher
+from kubeprobe.center.services.scheduler import Scheduler
 from kubeprobe.center.settings import CenterSettings
 from kubeprobe.center.store.database import Store
 from kubeprobe.runners.base import RunEnd, RunRequest

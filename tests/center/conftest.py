@@ -6,15 +6,17 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from kubeprobe.center.api.app import create_app
+from kubeprobe.center.app import create_app
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.settings import CenterSettings
@@ -83,9 +85,24 @@ def settings(tmp_path: Path) -> CenterSettings:
 Client = Callable[[str | None], httpx.AsyncClient]
 
 
+@dataclass
+class CenterApp:
+    """A started center app and HTTP clients on it."""
+
+    app: FastAPI
+    client: Client
+
+    async def token(self, role: str, name: str | None = None) -> str:
+        resp = await self.client(ADMIN_TOKEN).post(
+            "/api/v1/tokens", json={"name": name or f"{role}-{uuid.uuid4().hex[:6]}", "role": role}
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["token"])
+
+
 @pytest.fixture
-async def api(store: Store, box: SecretBox, settings: CenterSettings) -> AsyncIterator[Client]:
-    """A started center app; `api(token)` is an HTTP client with that bearer token (admin by default)."""
+async def center_app(store: Store, box: SecretBox, settings: CenterSettings) -> AsyncIterator[CenterApp]:
+    """A started center app; `center_app.client(token)` is an HTTP client with that bearer token."""
     app = create_app(settings, store=store, box=box, builtin=[], maintenance=False)
     clients: list[httpx.AsyncClient] = []
 
@@ -98,9 +115,15 @@ async def api(store: Store, box: SecretBox, settings: CenterSettings) -> AsyncIt
         return c
 
     async with app.router.lifespan_context(app):
-        yield client
+        yield CenterApp(app, client)
         for c in clients:
             await c.aclose()
+
+
+@pytest.fixture
+def api(center_app: CenterApp) -> Client:
+    """`api(token)` is an HTTP client on a started center app with that bearer token (admin by default)."""
+    return center_app.client
 
 
 @pytest.fixture

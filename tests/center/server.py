@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from kubeprobe.center.api.app import create_app
-from kubeprobe.center.schemas import TemplateIn
+from kubeprobe.center.app import create_app
+from kubeprobe.center.schemas.catalog import TemplateIn
 from kubeprobe.center.settings import CenterSettings
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.credentials import SecretBox
-from kubeprobe.center.schemas import ClusterIn
+from kubeprobe.center.schemas.clusters import ClusterIn
 from kubeprobe.center.store.clusters import create_cluster
 from kubeprobe.center.store.database import Store
 from kubeprobe.cli.main import app

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from cryptography.fernet import Fernet
 
-from kubeprobe.center.api.app import create_app
+from kubeprobe.center.app import create_app
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.settings import CenterSettings
 from kubeprobe.center.store.database import Store

@@ -1,11 +1,28 @@
-"""The center's settings: one object read from `KUBEPROBE_*` environment variables, passed in."""
+"""The center's settings: one object read from ``KUBEPROBE_*`` environment variables at start and
+passed down; nothing below the CLI and the app reads the environment.
+
+:class:`CenterSettings` is the tree. Its fields are the documented environment variables
+(``KUBEPROBE_<FIELD>``), in groups; each service receives its group, not the whole tree:
+
+- ``store`` (:class:`StoreSettings`): database URL, pool, timeouts; data_dir for the SQLite default.
+- ``server`` (:class:`ServerSettings`): where the API listens, its public URL, request limits.
+- ``secrets``: secret_key (credentials at rest), admin_token (first start).
+- ``dispatch`` (:class:`DispatchSettings`): whether this center runs the scheduler and the
+  dispatcher, how, and how many runs at once.
+- ``retention`` (:class:`RetentionSettings`): how long raw runs and rollups are kept, how often.
+- ``analysis`` (:class:`AnalysisSettings`, ``KUBEPROBE_ANALYSIS_<FIELD>``): the analysis worker.
+- ``links`` (:class:`Links`): URLs to the dashboard's pages, for notifications (from public_url).
+
+:class:`ClientSettings` is what the CLI reads to reach a center.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,11 +30,98 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "kubeprobe"
 
 
+class AnalysisSettings(BaseModel):
+    """analysis: how the analysis worker behaves (``KUBEPROBE_ANALYSIS_<FIELD>``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verify: bool = Field(default=True, description="Re-query and re-run a failure once before escalating it.")
+    rerun: bool = Field(
+        default=True, description="Part of verification: re-run built-in cases (else re-query only)."
+    )
+    rerun_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Deadline of the verification re-run."
+    )
+    poll_seconds: float = Field(default=2.0, gt=0, description="How often to look for finished runs.")
+    batch: int = Field(default=4, ge=1, le=100, description="Runs claimed at once by one replica.")
+    lease_seconds: float = Field(default=600.0, gt=0, description="A claim older than this is retried.")
+    lookback_seconds: float = Field(
+        default=3600.0, gt=0, description="Runs finished longer ago are not analysed."
+    )
+    window_seconds: float = Field(
+        default=300.0, gt=0, description="Other failures this close count for scope."
+    )
+    changes_seconds: float = Field(
+        default=3600.0, gt=0, description="Change events this recent are evidence."
+    )
+    evidence_budget_seconds: float = Field(
+        default=30.0, gt=0, description="Time limit for gathering evidence."
+    )
+    self_healing: bool = Field(default=False, description="Hand healable causes to self-healing.")
+    model_cache: Path | None = Field(default=None, description="Where the trained classifier is cached.")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """store: the database."""
+
+    url: str
+    pool_size: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """server: the API."""
+
+    host: str
+    port: int
+    report_base_url: str
+    max_body_bytes: int
+    max_batch: int
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """dispatch: executing runs."""
+
+    enabled: bool
+    report_base_url: str
+    runner_mode: str
+    max_in_flight: int
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """retention: rollups and deleting old data."""
+
+    raw_days: float
+    rollup_days: float
+    interval_seconds: float
+
+
+@dataclass(frozen=True)
+class Links:
+    """links: URLs of the dashboard's pages (none without a public URL: a notification then carries
+    no link rather than one nobody can open)."""
+
+    public_url: str | None
+
+    def run(self, run_id: str) -> str:
+        """The dashboard's page of the run, or "" without a public URL."""
+        return f"{self.public_url.rstrip('/')}/ui/#/run/{run_id}" if self.public_url else ""
+
+
 class CenterSettings(BaseSettings):
-    """Everything the center needs to start; every field is `KUBEPROBE_<NAME>` in the environment."""
+    """Everything the center needs to start; every field is ``KUBEPROBE_<NAME>`` in the environment
+    (the analysis group's are ``KUBEPROBE_ANALYSIS_<NAME>``). Services take their group (``store``,
+    ``server``, ``dispatching``, ``retention``, ``analysis``, ``links``)."""
 
-    model_config = SettingsConfigDict(env_prefix="KUBEPROBE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KUBEPROBE_", extra="ignore", env_nested_delimiter="_", env_nested_max_split=1
+    )
 
+    # -- store ------------------------------------------------------------------------------------
     data_dir: Path = Field(default_factory=default_data_dir, description="SQLite file, keys, admin token.")
     database_url: str | None = Field(
         default=None,
@@ -26,6 +130,14 @@ class CenterSettings(BaseSettings):
             "Default: a SQLite file center.db in data_dir."
         ),
     )
+    db_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="How long to wait for a locked SQLite file or a PostgreSQL connection.",
+    )
+    pool_size: int = Field(default=10, gt=0, description="PostgreSQL connection pool size.")
+    # -- secrets ----------------------------------------------------------------------------------
     secret_key: str | None = Field(
         default=None,
         description=(
@@ -40,28 +152,27 @@ class CenterSettings(BaseSettings):
             "written to data_dir/admin-token (mode 0600)."
         ),
     )
+    # -- server -----------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "URL at which cases reach this center to report and people open the dashboard "
+            "(default for reports: http://HOST:PORT; notifications link to runs only when it is set)."
+        ),
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
+    max_batch: int = Field(default=10_000, gt=0, description="Most results in one ingestion batch.")
+    # -- retention --------------------------------------------------------------------------------
     retention_days: float = Field(default=7.0, gt=0, description="How long raw runs are kept.")
     rollup_retention_days: float = Field(default=400.0, gt=0, description="How long hourly rollups are kept.")
     maintenance_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often rollups and retention run in the server."
     )
-    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
-    max_batch: int = Field(default=10_000, gt=0, description="Most results in one ingestion batch.")
-    db_timeout_seconds: float = Field(
-        default=5.0,
-        gt=0,
-        le=600,
-        description="How long to wait for a locked SQLite file or a PostgreSQL connection.",
-    )
-    pool_size: int = Field(default=10, gt=0, description="PostgreSQL connection pool size.")
+    # -- dispatch ---------------------------------------------------------------------------------
     dispatch: bool = Field(
         default=True, description="Run the scheduler and the dispatcher (runs are executed by this center)."
-    )
-    public_url: str | None = Field(
-        default=None,
-        description="URL at which cases reach this center to report (default: http://HOST:PORT).",
     )
     runner_mode: Literal["auto", "local"] = Field(
         default="auto",
@@ -71,6 +182,8 @@ class CenterSettings(BaseSettings):
         ),
     )
     max_in_flight: int = Field(default=16, gt=0, description="Runs executed at once by this center.")
+    # -- analysis ---------------------------------------------------------------------------------
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     def report_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -79,3 +192,40 @@ class CenterSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'center.db'}"
+
+    @property
+    def store(self) -> StoreSettings:
+        return StoreSettings(self.resolved_database_url(), self.pool_size, self.db_timeout_seconds)
+
+    @property
+    def server(self) -> ServerSettings:
+        return ServerSettings(
+            self.host, self.port, self.report_base_url(), self.max_body_bytes, self.max_batch
+        )
+
+    @property
+    def dispatching(self) -> DispatchSettings:
+        return DispatchSettings(self.dispatch, self.report_base_url(), self.runner_mode, self.max_in_flight)
+
+    @property
+    def retention(self) -> RetentionSettings:
+        return RetentionSettings(
+            self.retention_days, self.rollup_retention_days, self.maintenance_interval_seconds
+        )
+
+    @property
+    def links(self) -> Links:
+        return Links(self.public_url)
+
+
+class ClientSettings(BaseSettings):
+    """What the CLI reads to reach a center: ``KUBEPROBE_URL``, ``KUBEPROBE_TOKEN``,
+    ``KUBEPROBE_DATA_DIR``."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBEPROBE_", extra="ignore")
+
+    url: str = Field(default="http://127.0.0.1:8080", description="The center's URL.")
+    token: str | None = Field(
+        default=None, description="API token; default: the admin token a local first start wrote."
+    )
+    data_dir: Path = Field(default_factory=default_data_dir, description="The local center's data dir.")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -15,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubeprobe.center.settings import default_data_dir
+from kubeprobe.center.settings import ClientSettings
 
 out = Console()
 
@@ -33,15 +31,15 @@ OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table for peo
 
 
 def center_url() -> str:
-    return os.environ.get("KUBEPROBE_URL", "http://127.0.0.1:8080").rstrip("/")
+    return ClientSettings().url.rstrip("/")
 
 
 def center_token() -> str | None:
     """KUBEPROBE_TOKEN, else the admin token a local first start wrote into the data dir."""
-    token = os.environ.get("KUBEPROBE_TOKEN")
-    if token:
-        return token
-    path = Path(os.environ.get("KUBEPROBE_DATA_DIR") or default_data_dir()) / "admin-token"
+    settings = ClientSettings()
+    if settings.token:
+        return settings.token
+    path = settings.data_dir / "admin-token"
     try:
         return path.read_text().strip() or None
     except OSError:

@@ -8,18 +8,19 @@ import typer
 from rich.console import Console
 
 from kubeprobe import __version__
+from kubeprobe.cli.alerting import incidents_app, silence_app
 from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_app, template_app
 from kubeprobe.cli.center_client import CenterClientError
 from kubeprobe.cli.chatops import chatops_app
 from kubeprobe.cli.demo import demo
 from kubeprobe.cli.execute import gate, run
-from kubeprobe.cli.incidents import incidents_app, silence_app
 from kubeprobe.cli.inspect import inspect_command
 from kubeprobe.cli.operator import operator_app
 from kubeprobe.cli.rca import rca_app
-from kubeprobe.cli.runs import runs_app, token_app
+from kubeprobe.cli.runs import runs_app
 from kubeprobe.cli.sandbox import sandbox_app
 from kubeprobe.cli.server import server
+from kubeprobe.cli.tokens import token_app
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.sandbox.errors import SandboxError
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from kubeprobe.center.settings import ClientSettings
 from kubeprobe.cli.center_client import Output, OutputOpt, call, out, show
 
 rca_app = typer.Typer(
@@ -18,11 +20,7 @@ rca_app = typer.Typer(
 
 def model_cache_dir() -> Path | None:
     """Trained models are cached under the data dir (KUBEPROBE_DATA_DIR), unless it cannot be written."""
-    import os
-
-    from kubeprobe.center.settings import default_data_dir
-
-    folder = Path(os.environ.get("KUBEPROBE_DATA_DIR") or default_data_dir()) / "models"
+    folder = ClientSettings().data_dir / "models"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -30,9 +30,27 @@ class RunState(StrEnum):
         return self in TERMINAL_STATES
 
 
+# The groupings of run states that the rest of the code asks about, defined once here.
+#: A run in one of these has ended; its state changes no more.
 TERMINAL_STATES = frozenset(
     {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.ERROR, RunState.CANCELLED}
 )
+#: Not ended yet: waiting for a dispatcher or being executed (a concurrency policy looks at these).
+UNFINISHED_STATES = frozenset({RunState.PENDING, RunState.DISPATCHED, RunState.RUNNING})
+#: Claimed by a dispatcher and being executed (a restarted center reconciles these).
+IN_FLIGHT_STATES = frozenset({RunState.DISPATCHED, RunState.RUNNING})
+#: The case proved a problem (a timed-out case counts: it did not finish in time).
+FAILURE_STATES = frozenset({RunState.FAILED, RunState.TIMED_OUT})
+#: KubeProbe could not get a result: reported as unknown, never as a failed probe.
+ERROR_STATES = frozenset({RunState.ERROR})
+#: Did not succeed and was not cancelled: what analysis diagnoses and a gate blocks on.
+FAILING_STATES = FAILURE_STATES | ERROR_STATES
+
+
+def state_values(states: frozenset[RunState]) -> list[str]:
+    """A grouping as sorted plain strings, for a stable SQL ``IN (...)``."""
+    return sorted(str(s) for s in states)
+
 
 #: Which state may follow which; anything else is a bug or a late report.
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {

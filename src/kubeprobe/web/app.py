@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from kubeprobe.center.api.app import create_app
+from kubeprobe.center.app import create_app
 from kubeprobe.center.settings import CenterSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -39,5 +39,5 @@ def mount_dashboard(app: FastAPI) -> FastAPI:
 
 
 def create_web_app(settings: CenterSettings, **kwargs: Any) -> FastAPI:
-    """`center.api.app.create_app(settings, **kwargs)` with the dashboard mounted."""
+    """`center.app.create_app(settings, **kwargs)` with the dashboard mounted."""
     return mount_dashboard(create_app(settings, **kwargs))

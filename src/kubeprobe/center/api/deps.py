@@ -87,3 +87,10 @@ def json_body_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     inlined = _inline(schema, schema.get("$defs", {}))
     return {"required": True, "content": {"application/json": {"schema": inlined}}}
+
+
+def wake_dispatcher(request: Request) -> None:
+    """Runs were created: let this center's dispatcher claim them now rather than at its next poll."""
+    wake = getattr(request.app.state, "dispatch_wake", None)
+    if wake is not None:
+        wake.set()

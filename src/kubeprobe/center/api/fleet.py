@@ -3,82 +3,17 @@ findings, and gate history. All need a viewer token."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
 
 from kubeprobe.center.api.deps import StoreDep, Viewer
-from kubeprobe.center.store import fleet
+from kubeprobe.center.schemas.fleet import FindingRow, FleetCluster, FleetGroup, FleetOut, HourOut, WhoAmI
+from kubeprobe.center.schemas.gates import GateSummary
+from kubeprobe.center.store import fleet, gates
 
 router = APIRouter(prefix="/api/v1")
-
-
-class WhoAmI(BaseModel):
-    name: str
-    role: str
-
-
-class FleetCluster(BaseModel):
-    name: str
-    labels: dict[str, Any]
-    state: str
-
-
-class FleetGroup(BaseModel):
-    name: str
-    selector: dict[str, Any]
-
-
-class FleetOut(BaseModel):
-    clusters: list[FleetCluster]
-    cases: list[str]
-    groups: list[FleetGroup]
-    states: str = Field(
-        description=(
-            "one character per cluster x case, row-major by cluster (row i, column j at "
-            "i * len(cases) + j): s succeeded, f failed, t timed_out, e error, c cancelled, . no run yet"
-        )
-    )
-
-
-class HourOut(BaseModel):
-    hour: dt.datetime
-    runs: int
-    failures: int
-    errors: int
-    success_ratio: float | None = Field(description="succeeded / (runs - errors) in that hour")
-    avg_ms: float | None
-    p95_ms: float | None
-
-
-class FindingRow(BaseModel):
-    case: str
-    run: str
-    finished: dt.datetime
-    check_id: str
-    severity: str
-    object: dict[str, Any] | None
-    message: str
-    hint: str
-
-
-class GateRunOut(BaseModel):
-    id: str
-    case: str
-    state: str
-    messages: list[str]
-
-
-class GateSummary(BaseModel):
-    gate: str
-    cluster: str
-    state: str = Field(description="pending, pass, or block")
-    opened: dt.datetime
-    finished: dt.datetime | None
-    runs: list[GateRunOut]
 
 
 @router.get("/whoami", response_model=WhoAmI, tags=["tokens"])
@@ -147,4 +82,4 @@ async def list_gates(
 ) -> list[GateSummary]:
     """Gate history, newest first: each gate's state and its runs."""
     async with store.transaction() as s:
-        return [GateSummary(**g) for g in await fleet.gate_history(s, cluster, limit)]
+        return [GateSummary(**g) for g in await gates.gate_history(s, cluster, limit)]

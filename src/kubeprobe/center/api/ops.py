@@ -1,5 +1,6 @@
 """Open health endpoints (/healthz, /readyz) and Prometheus /metrics (viewer token) with its registry:
-this process's request metrics, and run metrics computed from the store at scrape time (center/metrics.py)."""
+this process's request metrics, and run metrics computed from the store at scrape time
+(center/services/metrics.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from kubeprobe.center.api.deps import StoreDep, Viewer
-from kubeprobe.center.metrics import StoreCollector
+from kubeprobe.center.services.metrics import StoreCollector
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from kubeprobe.center.api.deps import Operator, StoreDep, Viewer, check_batch_size, json_body_schema
-from kubeprobe.center.resident_schemas import (
+from kubeprobe.center.schemas.resident import (
     ResidentAccepted,
     ResidentBatch,
     ResidentReportOut,

@@ -8,29 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from kubeprobe.center.api.deps import Admin, BoxDep, StoreDep, Viewer
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.schemas import (
-    AuditOut,
-    BindingIn,
-    BindingOut,
-    CaseIn,
-    CaseOut,
-    ClusterIn,
-    ClusterOut,
-    ClusterUpdate,
-    GroupIn,
-    GroupOut,
-    Page,
-    SuiteIn,
-    SuiteOut,
-    TemplateIn,
-    TemplateOut,
-    TokenCreated,
-    TokenIn,
-    TokenOut,
-)
+from kubeprobe.center.schemas.bindings import BindingIn, BindingOut
+from kubeprobe.center.schemas.catalog import CaseIn, CaseOut, SuiteIn, SuiteOut, TemplateIn, TemplateOut
+from kubeprobe.center.schemas.clusters import ClusterIn, ClusterOut, ClusterUpdate, GroupIn, GroupOut
+from kubeprobe.center.schemas.common import Page
+from kubeprobe.center.schemas.tokens import AuditOut, TokenCreated, TokenIn, TokenOut
 from kubeprobe.center.store import bindings, catalog, clusters, tokens
-from kubeprobe.center.store.common import by_name
-from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Cluster, ClusterGroup, Suite
 
 router = APIRouter(prefix="/api/v1")
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
@@ -82,7 +65,7 @@ async def list_clusters(
 @router.get("/clusters/{name}", response_model=ClusterOut, tags=["clusters"])
 async def get_cluster(name: str, who: Viewer, store: StoreDep) -> ClusterOut:
     async with store.transaction() as s:
-        return clusters.cluster_out(await by_name(s, Cluster, name, "cluster"))
+        return await clusters.get_cluster(s, name)
 
 
 @router.patch("/clusters/{name}", response_model=ClusterOut, tags=["clusters"])
@@ -120,7 +103,7 @@ async def list_groups(
 @router.get("/groups/{name}", response_model=GroupOut, tags=["groups"])
 async def get_group(name: str, who: Viewer, store: StoreDep) -> GroupOut:
     async with store.transaction() as s:
-        return await clusters.group_out(s, await by_name(s, ClusterGroup, name, "cluster group"))
+        return await clusters.get_group(s, name)
 
 
 @router.put("/groups/{name}", response_model=GroupOut, tags=["groups"])
@@ -156,7 +139,7 @@ async def list_templates(
 @router.get("/templates/{name}", response_model=TemplateOut, tags=["templates"])
 async def get_template(name: str, who: Viewer, store: StoreDep) -> TemplateOut:
     async with store.transaction() as s:
-        return catalog.template_out(await by_name(s, CaseTemplate, name, "case template"))
+        return await catalog.get_template(s, name)
 
 
 @router.put("/templates/{name}", response_model=TemplateOut, tags=["templates"])
@@ -197,7 +180,7 @@ async def list_cases(
 @router.get("/cases/{name}", response_model=CaseOut, tags=["cases"])
 async def get_case(name: str, who: Viewer, store: StoreDep) -> CaseOut:
     async with store.transaction() as s:
-        return await catalog.case_out(s, await by_name(s, Case, name, "case"))
+        return await catalog.get_case(s, name)
 
 
 @router.put("/cases/{name}", response_model=CaseOut, tags=["cases"])
@@ -233,7 +216,7 @@ async def list_suites(
 @router.get("/suites/{name}", response_model=SuiteOut, tags=["suites"])
 async def get_suite(name: str, who: Viewer, store: StoreDep) -> SuiteOut:
     async with store.transaction() as s:
-        return await catalog.suite_out(s, await by_name(s, Suite, name, "suite"))
+        return await catalog.get_suite(s, name)
 
 
 @router.put("/suites/{name}", response_model=SuiteOut, tags=["suites"])
@@ -277,7 +260,7 @@ async def list_bindings(
 @router.get("/bindings/{name}", response_model=BindingOut, tags=["bindings"])
 async def get_binding(name: str, who: Viewer, store: StoreDep) -> BindingOut:
     async with store.transaction() as s:
-        return await bindings.binding_out(s, await by_name(s, Binding, name, "binding"))
+        return await bindings.get_binding(s, name)
 
 
 @router.put("/bindings/{name}", response_model=BindingOut, tags=["bindings"])

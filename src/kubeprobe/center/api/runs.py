@@ -18,7 +18,9 @@ from kubeprobe.center.api.deps import (
     check_batch_size,
     json_body_schema,
 )
-from kubeprobe.center.run_schemas import (
+from kubeprobe.center.schemas.clusters import ClusterOut
+from kubeprobe.center.schemas.common import Page, RunStateName
+from kubeprobe.center.schemas.runs import (
     BatchAccepted,
     ClusterHealth,
     ReportIn,
@@ -29,9 +31,8 @@ from kubeprobe.center.run_schemas import (
     RunOut,
     parse_result_batch,
 )
-from kubeprobe.center.schemas import ClusterOut, Page, RunStateName
 from kubeprobe.center.store import clusters, health, ingestion, runs
-from kubeprobe.center.store.common import check_limit
+from kubeprobe.center.store.common import aware, check_limit
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import KubeError
 
@@ -55,7 +56,7 @@ async def list_runs(
 ) -> Page[RunOut]:
     """Runs newest first, filtered by cluster, group, case, state and creation time."""
     check_limit(limit)
-    since, until = (_aware(t) for t in (since, until))
+    since, until = aware(since), aware(until)
     async with store.transaction() as s:
         items, nxt = await runs.list_runs(
             s,
@@ -69,10 +70,6 @@ async def list_runs(
             until=until,
         )
     return Page[RunOut](items=items, next=nxt)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, tags=["runs"])

@@ -30,10 +30,12 @@ from kubeprobe.center.store.tables import (
     table_of,
 )
 from kubeprobe.model import ROOT_CAUSES, RunState
+from kubeprobe.model.runs import FAILING_STATES, state_values
 
 #: Run states the analysis looks at (cancelled runs prove nothing either way).
-ANALYSED = (RunState.SUCCEEDED, RunState.FAILED, RunState.ERROR, RunState.TIMED_OUT)
-FAILING = (str(RunState.FAILED), str(RunState.ERROR), str(RunState.TIMED_OUT))
+#: Runs that analysis looks at: every ended run but a cancelled one.
+ANALYSED = state_values(FAILING_STATES | {RunState.SUCCEEDED})
+FAILING = state_values(FAILING_STATES)
 CLAIMED, DONE = "claimed", "done"
 
 
@@ -109,7 +111,7 @@ async def claim(
         await session.execute(
             select(Run.id)
             .where(
-                Run.state.in_([str(s) for s in ANALYSED]),
+                Run.state.in_(ANALYSED),
                 Run.finished >= now - lookback,
                 ~exists().where(RunAnalysis.run_id == Run.id),
             )
@@ -206,7 +208,7 @@ async def consecutive_failures(session: AsyncSession, ctx: RunContext, limit: in
                 Run.case_id == ctx.case_id,
                 Run.cluster_id == ctx.cluster_id,
                 Run.created <= ctx.created,
-                Run.state.in_([str(s) for s in ANALYSED]),
+                Run.state.in_(ANALYSED),
             )
             .order_by(Run.created.desc())
             .limit(limit)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.schemas import BindingIn, BindingOut, WatchIn
+from kubeprobe.center.schemas.bindings import BindingIn, BindingOut, WatchIn
 from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
 from kubeprobe.center.store.tables import Binding, Case, Cluster, ClusterGroup, Suite
 
@@ -123,3 +123,7 @@ async def delete_binding(session: AsyncSession, name: str, who: Principal) -> No
     row = await by_name(session, Binding, name, "binding")
     await session.delete(row)
     audit(session, who, "delete", "binding", name)
+
+
+async def get_binding(session: AsyncSession, name: str) -> BindingOut:
+    return await binding_out(session, await by_name(session, Binding, name, "binding"))

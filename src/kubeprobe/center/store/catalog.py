@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import ConflictError, InvalidInputError
-from kubeprobe.center.schemas import CaseIn, CaseOut, SuiteIn, SuiteOut, TemplateIn, TemplateOut
+from kubeprobe.center.schemas.catalog import CaseIn, CaseOut, SuiteIn, SuiteOut, TemplateIn, TemplateOut
 from kubeprobe.center.store.common import audit, by_name, check_limit, delete_fact_rows, ensure_new, utcnow
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.engine import MIGRATION_LOCK
 from kubeprobe.center.store.tables import Binding, Case, CaseTemplate, Suite, SuiteCase
 
 
@@ -275,3 +278,35 @@ async def delete_suite(session: AsyncSession, name: str, who: Principal) -> None
         raise ConflictError(f"suite {name!r} is used by bindings {', '.join(used)}; delete them first")
     await session.delete(row)
     audit(session, who, "delete", "suite", name)
+
+
+async def register_templates(store: Store, templates: Iterable[TemplateIn], who: Principal) -> list[str]:
+    """Store the templates (and a default case of each) that are not stored yet; returns new case
+    names. Idempotent: what is stored already is left alone (a user's edits survive a restart)."""
+    added: list[str] = []
+    async with store.transaction() as session:
+        if store.dialect == "postgresql":  # replicas starting together: one registers, the others see it
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        known_templates = set((await session.execute(select(CaseTemplate.name))).scalars())
+        known_cases = set((await session.execute(select(Case.name))).scalars())
+        for template in templates:
+            if template.name not in known_templates:
+                await create_template(session, template, who, builtin=True)
+                known_templates.add(template.name)
+            if template.name not in known_cases:
+                await create_case(session, CaseIn(name=template.name, template=template.name), who)
+                known_cases.add(template.name)
+                added.append(template.name)
+    return added
+
+
+async def get_template(session: AsyncSession, name: str) -> TemplateOut:
+    return template_out(await by_name(session, CaseTemplate, name, "case template"))
+
+
+async def get_case(session: AsyncSession, name: str) -> CaseOut:
+    return await case_out(session, await by_name(session, Case, name, "case"))
+
+
+async def get_suite(session: AsyncSession, name: str) -> SuiteOut:
+    return await suite_out(session, await by_name(session, Suite, name, "suite"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import ConflictError, InvalidInputError
-from kubeprobe.center.schemas import ClusterIn, ClusterOut, ClusterUpdate, GroupIn, GroupOut
+from kubeprobe.center.schemas.clusters import ClusterIn, ClusterOut, ClusterUpdate, GroupIn, GroupOut
 from kubeprobe.center.store.common import audit, by_name, check_limit, delete_fact_rows, ensure_new, utcnow
+from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tables import Binding, Cluster, ClusterGroup
+from kubeprobe.center.triggers.targets import matches
 from kubeprobe.kube.config import ClusterConnection, parse_kubeconfig
 from kubeprobe.kube.errors import KubeConfigError
 
@@ -120,10 +123,6 @@ async def delete_cluster(session: AsyncSession, name: str, who: Principal) -> No
     audit(session, who, "delete", "cluster", name)
 
 
-def matches(labels: dict[str, Any], selector: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 async def cluster_ids_of_group(session: AsyncSession, group: ClusterGroup) -> dict[int, str]:
     rows = (await session.execute(select(Cluster.id, Cluster.name, Cluster.labels))).all()
     return {cid: name for cid, name, labels in rows if matches(labels, group.selector)}
@@ -176,3 +175,27 @@ async def delete_group(session: AsyncSession, name: str, who: Principal) -> None
         )
     await session.delete(row)
     audit(session, who, "delete", "group", name)
+
+
+async def cluster_id(store: Store, name: str) -> int:
+    """The id of the cluster named ``name`` (422 naming the field when there is none)."""
+    async with store.transaction() as session:
+        cluster = await by_name(session, Cluster, name, "cluster", field="cluster")
+        return cluster.id
+
+
+async def credentials_of(store: Store, ids: set[int]) -> dict[int, tuple[str, bytes, dt.datetime]]:
+    """Cluster id → (name, encrypted credentials, when updated: a fingerprint of the credentials)."""
+    async with store.transaction() as session:
+        rows = await session.execute(
+            select(Cluster.id, Cluster.name, Cluster.credentials, Cluster.updated).where(Cluster.id.in_(ids))
+        )
+        return {cid: (name, creds, updated) for cid, name, creds, updated in rows.all()}
+
+
+async def get_cluster(session: AsyncSession, name: str) -> ClusterOut:
+    return cluster_out(await by_name(session, Cluster, name, "cluster"))
+
+
+async def get_group(session: AsyncSession, name: str) -> GroupOut:
+    return await group_out(session, await by_name(session, ClusterGroup, name, "cluster group"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import CursorResult, Table, select, text
@@ -80,6 +80,18 @@ async def ids_by_name(session: AsyncSession, table: str, names: set[str]) -> dic
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@overload
+def aware(t: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(t: None) -> None: ...
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """A datetime in UTC: a naive one (SQLite's columns read through Core, a query parameter without
+    offset) is taken as UTC; None stays None."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 async def by_name(

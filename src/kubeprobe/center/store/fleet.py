@@ -1,4 +1,5 @@
-"""Read models for the dashboard: the fleet matrix, a cluster's hourly history and open findings, gates.
+"""Read models for the dashboard: the fleet matrix, a cluster's hourly history and open findings
+(gate history: store/gates.py).
 
 The fleet matrix is built from `case_status` (one row per cluster x case) with three plain selects, so
 1,000 clusters x 50 cases cost one index scan and a tight loop, not 50,000 ORM objects.
@@ -15,8 +16,8 @@ from sqlalchemy import String, cast, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.store.common import by_name, utcnow
-from kubeprobe.center.store.rollups import ERRORS, FAILURES, floor_hour, read_watermark
+from kubeprobe.center.store.common import aware, by_name, utcnow
+from kubeprobe.center.store.rollups import floor_hour, read_watermark
 from kubeprobe.center.store.tables import (
     Binding,
     Case,
@@ -28,7 +29,8 @@ from kubeprobe.center.store.tables import (
     RunFinding,
     SuiteCase,
 )
-from kubeprobe.model import RunState, Trigger
+from kubeprobe.model import RunState
+from kubeprobe.model.runs import ERROR_STATES, FAILURE_STATES
 
 # One character per run state in the fleet matrix; "." is a cell without a finished run.
 STATE_CODES = {
@@ -135,7 +137,7 @@ async def cluster_history(
     if case_id is not None:
         rolled = rolled.where(Rollup.case_id == case_id)
     for hour, n, failures, errors, sum_ms, p95w in await session.execute(rolled.group_by(Rollup.hour)):
-        points[_aware(hour)] = [
+        points[aware(hour)] = [
             float(n),
             float(failures),
             float(errors),
@@ -154,11 +156,11 @@ async def cluster_history(
     for finished, state, duration in await session.execute(raw):
         if state == RunState.CANCELLED or finished is None:
             continue
-        hour = floor_hour(_aware(finished))
+        hour = floor_hour(aware(finished))
         entry = points[hour]
         entry[0] += 1
-        entry[1] += state in FAILURES
-        entry[2] += state in ERRORS
+        entry[1] += state in FAILURE_STATES
+        entry[2] += state in ERROR_STATES
         entry[3] += duration or 0.0
         durations[hour].append(duration or 0.0)
     for hour, values in durations.items():
@@ -183,10 +185,6 @@ async def cluster_history(
     return out
 
 
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-
-
 async def open_findings(session: AsyncSession, name: str, limit: int) -> list[dict[str, Any]]:
     """Findings of the latest finished run of each case on the cluster: what is still wrong there."""
     cluster = await by_name(session, Cluster, name, "cluster")
@@ -202,7 +200,7 @@ async def open_findings(session: AsyncSession, name: str, limit: int) -> list[di
         {
             "case": case,
             "run": run_id,
-            "finished": _aware(finished),
+            "finished": aware(finished),
             "check_id": f.check_id,
             "severity": f.severity,
             "object": f.object,
@@ -211,50 +209,3 @@ async def open_findings(session: AsyncSession, name: str, limit: int) -> list[di
         }
         for f, case, run_id, finished in rows.all()
     ]
-
-
-async def gate_history(session: AsyncSession, cluster: str | None, limit: int) -> list[dict[str, Any]]:
-    """Gates newest first: runs with the gate trigger grouped by cluster and change id."""
-    query = (
-        select(
-            Run.id, Run.state, Run.created, Run.finished, Run.details, Run.messages, Case.name, Cluster.name
-        )
-        .join(Case, Case.id == Run.case_id)
-        .join(Cluster, Cluster.id == Run.cluster_id)
-        .where(Run.trigger == str(Trigger.GATE))
-        .order_by(Run.created.desc())
-        .limit(limit * 50)
-    )
-    if cluster:
-        query = query.where(
-            Cluster.id == (await by_name(session, Cluster, cluster, "cluster", field="cluster")).id
-        )
-    gates: dict[tuple[str, str], dict[str, Any]] = {}
-    for run_id, state, created, finished, details, messages, case, cluster_name in await session.execute(
-        query
-    ):
-        change = str((details or {}).get("gate", ""))
-        gate = gates.get((cluster_name, change))
-        if gate is None:
-            if len(gates) >= limit:
-                continue
-            gate = gates[(cluster_name, change)] = {
-                "gate": change,
-                "cluster": cluster_name,
-                "opened": _aware(created),
-                "finished": None,
-                "runs": [],
-            }
-        gate["opened"] = min(gate["opened"], _aware(created))
-        if finished is not None:
-            gate["finished"] = max(gate["finished"] or _aware(finished), _aware(finished))
-        gate["runs"].append({"id": run_id, "case": case, "state": state, "messages": list(messages or [])})
-    for gate in gates.values():
-        states = [r["state"] for r in gate["runs"]]
-        if any(not RunState(s).terminal for s in states):
-            gate["state"], gate["finished"] = "pending", None
-        elif all(s == RunState.SUCCEEDED for s in states):
-            gate["state"] = "pass"
-        else:
-            gate["state"] = "block"
-    return sorted(gates.values(), key=lambda g: g["opened"], reverse=True)

@@ -16,12 +16,10 @@ from sqlalchemy import ColumnElement, Select, Table, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.errors import InvalidInputError, NotFoundError
-from kubeprobe.center.run_schemas import CaseHealth, ClusterHealth
+from kubeprobe.center.schemas.runs import CaseHealth, ClusterHealth
 from kubeprobe.center.store.common import utcnow
 from kubeprobe.center.store.rollups import (
     DAY,
-    ERRORS,
-    FAILURES,
     bucket_of,
     bucket_percentile,
     final_days_end,
@@ -39,6 +37,7 @@ from kubeprobe.center.store.tables import (
     Run,
     table_of,
 )
+from kubeprobe.model.runs import ERROR_STATES, FAILURE_STATES
 
 #: runs, failures, errors, sum_ms, max_ms, then the bucket counts
 _WIDTH = 5 + len(BUCKET_COLUMNS)
@@ -65,6 +64,26 @@ def _merge(entry: list[float], row: Sequence[Any]) -> None:
 
 def _rolled(table: Table, where: ColumnElement[bool]) -> Select[Any]:
     return select(table.c.case_id, *_sums(table)).where(where).group_by(table.c.case_id)
+
+
+async def _add_raw_runs(
+    session: AsyncSession, agg: dict[int, list[float]], cluster_id: int, raw_from: dt.datetime
+) -> None:
+    """Add the runs not rolled up yet (finished since ``raw_from``) to the per-case aggregates."""
+    fresh = await session.execute(
+        select(Run.case_id, Run.state, Run.duration_ms).where(
+            Run.cluster_id == cluster_id, Run.finished >= raw_from
+        )
+    )
+    for case_id, state, duration in fresh:
+        entry = agg.setdefault(case_id, [0.0] * _WIDTH)
+        ms = duration or 0.0
+        entry[0] += 1
+        entry[1] += state in FAILURE_STATES
+        entry[2] += state in ERROR_STATES
+        entry[3] += ms
+        entry[4] = max(entry[4], ms)
+        entry[5 + bucket_of(ms)] += 1
 
 
 async def cluster_health(session: AsyncSession, name: str, window_hours: int) -> ClusterHealth:
@@ -103,20 +122,7 @@ async def cluster_health(session: AsyncSession, name: str, window_hours: int) ->
     if parts:  # one round trip for days and hours
         for case_id, *values in await session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
             _merge(agg.setdefault(case_id, [0.0] * _WIDTH), values)
-    fresh = await session.execute(
-        select(Run.case_id, Run.state, Run.duration_ms).where(
-            Run.cluster_id == cluster.id, Run.finished >= raw_from
-        )
-    )
-    for case_id, state, duration in fresh:
-        entry = agg.setdefault(case_id, [0.0] * _WIDTH)
-        ms = duration or 0.0
-        entry[0] += 1
-        entry[1] += state in FAILURES
-        entry[2] += state in ERRORS
-        entry[3] += ms
-        entry[4] = max(entry[4], ms)
-        entry[5 + bucket_of(ms)] += 1
+    await _add_raw_runs(session, agg, cluster.id, raw_from)
     status = {
         row.case_id: row
         for row in await session.execute(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
-from kubeprobe.center.run_schemas import BatchAccepted, FindingIn, ResultRow
+from kubeprobe.center.schemas.runs import BatchAccepted, FindingIn, ResultRow
 from kubeprobe.center.store.common import audit, db_time, ids_by_name, insert_many, lock_run_parents, utcnow
 from kubeprobe.center.store.status import StatusRow, update_status
 from kubeprobe.center.store.tables import Run, RunFinding, table_of

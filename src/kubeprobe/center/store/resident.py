@@ -21,13 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Index, String, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import NotFoundError
-from kubeprobe.center.resident_schemas import ResidentAccepted, ResidentReportOut, ResidentRow
+from kubeprobe.center.schemas.resident import ResidentAccepted, ResidentReportOut, ResidentRow
 from kubeprobe.center.store.common import (
     audit,
     db_time,
@@ -39,7 +38,7 @@ from kubeprobe.center.store.common import (
 )
 from kubeprobe.center.store.ingestion import RUN_COLUMNS
 from kubeprobe.center.store.status import StatusRow, update_status
-from kubeprobe.center.store.tables import Base, Case, CaseTemplate, Cluster, Run, table_of
+from kubeprobe.center.store.tables import Case, CaseTemplate, Cluster, ResidentReport, Run, table_of
 
 TEMPLATE = "resident-probe"
 #: Rows per multi-row INSERT on SQLite (x 10 columns, below its bound-parameter limit) and per
@@ -59,22 +58,6 @@ REPORT_COLUMNS = (
     "body",
 )
 RUN_STATE = {"healthy": "succeeded", "degraded": "succeeded", "failing": "failed", "unknown": "error"}
-
-
-class ResidentReport(Base):
-    __tablename__ = "resident_reports"
-    __table_args__ = (Index(None, "cluster_id", "case_id", "at"),)
-    key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # no foreign keys, as runs (see tables.Run): store.common keeps these valid
-    cluster_id: Mapped[int]
-    case_id: Mapped[int]
-    config: Mapped[str] = mapped_column(String(253))
-    kind: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
-    previous: Mapped[str | None] = mapped_column(String(16))
-    at: Mapped[dt.datetime]
-    received: Mapped[dt.datetime]
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 async def _template_id(session: AsyncSession) -> int:

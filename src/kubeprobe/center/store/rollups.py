@@ -30,12 +30,11 @@ from kubeprobe.center.store.tables import (
     Run,
     table_of,
 )
+from kubeprobe.model.runs import ERROR_STATES, FAILURE_STATES
 
 WATERMARK = "rollup_watermark"
 LATE_HOURS = 2
 LATE = dt.timedelta(hours=LATE_HOURS)
-FAILURES = {"failed", "timed_out"}
-ERRORS = {"error"}
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
 
@@ -129,7 +128,8 @@ def _hour_sql(dialect: str) -> str:
     buckets = ", ".join(f"SUM(CASE WHEN {b} THEN 1 ELSE 0 END)" for b in bounds)
     ranks = ", ".join(f"MAX(CASE WHEN rn = ({q} * n + 99) / 100 THEN d END)" for q in (50, 95, 99))
     states = {
-        name: ", ".join(f"'{s}'" for s in sorted(group)) for name, group in (("f", FAILURES), ("e", ERRORS))
+        name: ", ".join(f"'{s}'" for s in sorted(group))
+        for name, group in (("f", FAILURE_STATES), ("e", ERROR_STATES))
     }
     hour = "CAST(:hour AS TIMESTAMP WITH TIME ZONE)" if dialect == "postgresql" else ":hour"
     return (

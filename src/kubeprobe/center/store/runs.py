@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, Principal, hash_token, new_token
 from kubeprobe.center.errors import GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
-from kubeprobe.center.run_schemas import (
+from kubeprobe.center.schemas.runs import (
     FindingOut,
     ReportIn,
     RunCreate,
@@ -34,6 +34,7 @@ from kubeprobe.center.store.common import (
     lock_run_parents,
     utcnow,
 )
+from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.status import update_status
 from kubeprobe.center.store.tables import (
     Binding,
@@ -44,7 +45,7 @@ from kubeprobe.center.store.tables import (
     Run,
     RunFinding,
 )
-from kubeprobe.model import RunState
+from kubeprobe.model import RunState, Trigger
 
 
 def _run_query() -> Select[Run, str, str, str]:
@@ -244,3 +245,17 @@ async def report_run(
     await update_status(session, [(run.cluster_id, run.case_id, run.id, run.state, now, run.duration_ms)])
     audit(session, who, "report", "run", run_id, {"state": run.state})
     return True, await get_run(session, run_id)
+
+
+async def event_runs_since(store: Store, cluster_id: int, case_ids: set[int], since: dt.datetime) -> set[int]:
+    """Which of these cases had an event-triggered run on the cluster created since ``since``."""
+    async with store.transaction() as session:
+        rows = await session.execute(
+            select(Run.case_id).where(
+                Run.cluster_id == cluster_id,
+                Run.case_id.in_(case_ids),
+                Run.trigger == str(Trigger.EVENT),
+                Run.created >= since,
+            )
+        )
+        return set(rows.scalars())

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, Principal, hash_token, new_token
 from kubeprobe.center.errors import AuthenticationError, ConflictError
-from kubeprobe.center.schemas import AuditOut, TokenCreated, TokenIn, TokenOut
+from kubeprobe.center.schemas.tokens import AuditOut, TokenCreated, TokenIn, TokenOut
 from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
 from kubeprobe.center.store.tables import ApiToken, AuditEntry, Run
 

@@ -3,8 +3,8 @@
 A release pipeline posts e.g. ``{"specversion": "1.0", "id": "...", "source": "ci/deployer",
 "type": "com.example.component.released", "subject": "cluster/prod-eu-1", "data": {...}}``.
 The cluster comes from the ``cluster`` extension attribute, ``data.cluster``, or a subject of the
-form ``cluster/NAME``. Duplicates for the same cluster and event type within the window coalesce
-into the runs already started.
+form ``cluster/NAME``. A repeat within the coalescing window starts no second run of a case: the
+events route asks the store for the case's recent event runs (so replicas agree).
 """
 
 from __future__ import annotations
@@ -64,21 +64,3 @@ def matches(binding_events: list[str], event_type: str) -> bool:
         if pattern.endswith("*") and event_type.startswith(pattern[:-1]):
             return True
     return False
-
-
-class Coalescer:
-    """Remembers (cluster, event type) → when it last triggered; a repeat inside ``window`` is dropped."""
-
-    def __init__(self, window_seconds: float) -> None:
-        self.window = window_seconds
-        self._last: dict[tuple[str, str], float] = {}
-
-    def admit(self, cluster: str, event_type: str, now: float) -> bool:
-        key = (cluster, event_type)
-        last = self._last.get(key)
-        if last is not None and now - last < self.window:
-            return False
-        self._last[key] = now
-        if len(self._last) > 10_000:  # bounded memory: forget entries older than the window
-            self._last = {k: t for k, t in self._last.items() if now - t < self.window}
-        return True

@@ -1,0 +1,184 @@
+"""The FastAPI application: lifespan (migrate, bootstrap token, built-in cases, maintenance), middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kubeprobe import __version__
+from kubeprobe.center.api import alerting as alerting_api
+from kubeprobe.center.api import analysis as analysis_api
+from kubeprobe.center.api import errors, fleet, gates, ops, resources, runs, silences, triggers
+from kubeprobe.center.api import resident as resident_api
+from kubeprobe.center.api.ops import CenterMetrics
+from kubeprobe.center.credentials import SecretBox, load_secret_box
+from kubeprobe.center.errors import ConflictError
+from kubeprobe.center.schemas.catalog import TemplateIn
+from kubeprobe.center.schemas.tokens import TokenIn
+from kubeprobe.center.services.builtin import builtin_templates, register_builtin
+from kubeprobe.center.services.maintenance import maintain_forever
+from kubeprobe.center.services.workers import background_workers
+from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tokens import count_tokens, create_token
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+        rejected = False
+
+        async def limited() -> Message:
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                rejected = True
+                await _too_large(send, self.limit)
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not rejected:  # after a 413 the app's complaint about the cut body is moot
+                raise
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = f'{{"detail":"body: larger than {limit} bytes; allowed: at most {limit}","field":"body"}}'.encode()
+    await send(
+        {"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def bootstrap_admin(store: Store, settings: CenterSettings) -> Path | None:
+    """On an empty token table, make the admin token; write it to data_dir/admin-token unless given."""
+    async with store.transaction() as session:
+        if await count_tokens(session):
+            return None
+        try:
+            created = await create_token(
+                session,
+                TokenIn(name="admin", role="admin", expires_in_days=None),
+                None,
+                secret=settings.admin_token,
+            )
+        except ConflictError:  # another replica was first
+            return None
+    if settings.admin_token:
+        return None
+    path = Path(settings.data_dir) / "admin-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(created.token + "\n")
+    return path
+
+
+#: The API's route modules, in the order of the OpenAPI document.
+ROUTES = (ops, resources, runs, triggers, gates, resident_api, analysis_api, fleet, alerting_api, silences)
+
+
+def create_app(
+    settings: CenterSettings,
+    *,
+    store: Store | None = None,
+    box: SecretBox | None = None,
+    builtin: Iterable[TemplateIn] | None = None,
+    maintenance: bool = True,
+    dispatch: bool = False,
+) -> FastAPI:
+    """The center's app. Without `store` it opens the settings' database; `builtin` defaults to discovery."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        app.state.store = the_store = store or Store.connect(
+            settings.store.url,
+            pool_size=settings.store.pool_size,
+            timeout=settings.store.timeout_seconds,
+        )
+        app.state.box = box or load_secret_box(settings)
+        await the_store.migrate()
+        path = await bootstrap_admin(the_store, settings)
+        if path:
+            log.warning("first start: the admin token is in %s", path)
+        await register_builtin(the_store, builtin_templates() if builtin is None else builtin)
+        task = asyncio.create_task(maintain_forever(the_store, settings.retention)) if maintenance else None
+        workers = contextlib.AsyncExitStack()
+        if dispatch:
+            started = await workers.enter_async_context(
+                background_workers(
+                    the_store,
+                    app.state.box,
+                    dispatch=settings.dispatching,
+                    analysis=settings.analysis,
+                    links=settings.links,
+                )
+            )
+            app.state.dispatch_wake = started.dispatcher.wake
+            app.state.watches = started.watches
+        try:
+            yield
+        finally:
+            await workers.aclose()
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if own:
+                await the_store.close()
+
+    app = FastAPI(
+        title="KubeProbe center",
+        version=__version__,
+        description="Register clusters, define and bind cases, read every result.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics = CenterMetrics()
+    errors.install(app)
+    for routes in ROUTES:
+        app.include_router(routes.router)
+
+    @app.middleware("http")
+    async def measure(request, call_next):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,74 @@
+"""The center's background workers: the scheduler (periodic bindings → runs, skipping those a
+maintenance window pauses), the watch manager (spec changes of watched objects → runs), the
+dispatcher (pending runs → runners), the analysis worker (finished runs → cause, verification,
+severity → signals) and the incident service (signals → incidents → notifications, reminders),
+started with the app and stopped with it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from kubeprobe.cases.registry import builtin_registry
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.services.alerting import IncidentService
+from kubeprobe.center.services.analysis import AnalysisWorker
+from kubeprobe.center.services.dispatcher import Dispatcher
+from kubeprobe.center.services.scheduler import Scheduler
+from kubeprobe.center.services.watches import WatchManager
+from kubeprobe.center.settings import AnalysisSettings, DispatchSettings, Links
+from kubeprobe.center.store.database import Store
+from kubeprobe.runners.local import LocalRunner
+
+
+@dataclass(frozen=True)
+class Workers:
+    dispatcher: Dispatcher
+    scheduler: Scheduler
+    watches: WatchManager
+    analysis: AnalysisWorker
+    incidents: IncidentService
+
+
+@contextlib.asynccontextmanager
+async def background_workers(
+    store: Store,
+    box: SecretBox,
+    *,
+    dispatch: DispatchSettings,
+    analysis: AnalysisSettings | None = None,
+    links: Links | None = None,
+    local_concurrency: int = 4,
+) -> AsyncIterator[Workers]:
+    """The services of a dispatching center, each given its group of the settings."""
+    builtin = frozenset(t.name for t in builtin_registry().all())
+    dispatcher = Dispatcher(
+        store,
+        box,
+        report_base_url=dispatch.report_base_url,
+        local=LocalRunner(builtin, concurrency=local_concurrency),
+        runner_mode=dispatch.runner_mode,
+        max_in_flight=dispatch.max_in_flight,
+    )
+    incidents = IncidentService(store, box)
+    scheduler = Scheduler(store, on_run=dispatcher.wake, dispatcher=dispatcher, paused=incidents.paused_pairs)
+    watches = WatchManager(store, box, on_run=dispatcher.wake)
+    analysis_worker = AnalysisWorker(store, box, incidents, settings=analysis, links=links)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(dispatcher.run_forever(), name="dispatcher"),
+        asyncio.create_task(scheduler.run_forever(), name="scheduler"),
+        asyncio.create_task(watches.run_forever(), name="watches"),
+        asyncio.create_task(analysis_worker.run_forever(), name="analysis"),
+        asyncio.create_task(incidents.run(stop), name="incidents"),
+    ]
+    try:
+        yield Workers(dispatcher, scheduler, watches, analysis_worker, incidents)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await incidents.close()
