@@ -86,8 +86,7 @@ class LocalRunner:
         async with self._slots:
             with tempfile.TemporaryDirectory(prefix="kubeprobe-run-") as tmp:
                 kubeconfig = Path(tmp, "kubeconfig")
-                kubeconfig.touch(mode=0o600)  # noqa: ASYNC240 (a tiny local file)
-                kubeconfig.write_text(request.kubeconfig)  # noqa: ASYNC240
+                await asyncio.to_thread(_write_private, kubeconfig, request.kubeconfig)
                 return await self._execute(request, argv, self.environment(request, kubeconfig, tmp), tmp)
 
     async def _execute(self, request: RunRequest, argv: list[str], env: dict[str, str], cwd: str) -> RunEnd:
@@ -132,6 +131,11 @@ class LocalRunner:
             reason = logs.strip().splitlines()[-1] if logs.strip() else "the case could not run"
             return RunEnd("error", reason, proc.returncode, logs)
         return RunEnd("exited", f"exit code {proc.returncode}", proc.returncode, logs)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.write_text(text)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
