@@ -33,11 +33,11 @@ class ChatOps:
     threads: IncidentThreads | None = None
 
 
-def build(settings: ChatOpsSettings, transport: ChatTransport | None = None) -> ChatOps:
+def build(settings: ChatOpsSettings, transport: ChatTransport | None = None, platform: str = "") -> ChatOps:
     center = ChatCenter(settings)
     actions = Actions(center, settings.links)
     bot = Bot(settings, actions, Understanding(), transport)
-    threads = IncidentThreads(settings, actions, transport) if transport is not None else None
+    threads = IncidentThreads(settings, actions, transport, platform) if transport is not None else None
     return ChatOps(settings, center, bot, threads)
 
 
@@ -51,9 +51,11 @@ async def _refresh_catalog(bot: Bot) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: ChatOpsSettings, transport: ChatTransport) -> AsyncIterator[ChatOps]:
-    """The bot and its loops (catalog refresh, incident threads) while the block runs."""
-    ops = build(settings, transport)
+async def running(
+    settings: ChatOpsSettings, transport: ChatTransport, platform: str = ""
+) -> AsyncIterator[ChatOps]:
+    """The bot and its loops (catalog refresh, incident threads in ``platform``'s channels) meanwhile."""
+    ops = build(settings, transport, platform)
     await asyncio.to_thread(ops.bot.understanding.parse, "warm up")  # trains the classifier once, off-loop
     tasks = [asyncio.create_task(_refresh_catalog(ops.bot), name="chatops-catalog")]
     if ops.threads is not None:
@@ -74,10 +76,31 @@ async def serve_matrix(settings: ChatOpsSettings, ready: Callable[[], Awaitable[
 
     adapter = await MatrixAdapter.login(MatrixSettings())
     try:
-        async with running(settings, adapter) as ops:
+        async with running(settings, adapter, "matrix") as ops:
             adapter.bot = ops.bot
             if ready is not None:
                 await ready()
             await adapter.run()
     finally:
         await adapter.aclose()
+
+
+async def serve_platform(settings: ChatOpsSettings, platform: str, host: str, port: int) -> None:
+    """Slack, DingTalk or Mattermost: HTTP callbacks on host:port, or Socket Mode / Stream mode."""
+    import uvicorn
+
+    from kubeprobe.chatops.adapters.web import adapter_for, callback_app
+
+    adapter = adapter_for(platform)
+    name = platform.split("-", maxsplit=1)[0]
+    async with running(settings, adapter, name) as ops:
+        adapter.bot = ops.bot
+        if platform == "slack-socket":
+            handler = await adapter.socket_mode()  # type: ignore[union-attr]
+            await handler.start_async()
+        elif platform == "dingtalk-stream":
+            await adapter.stream_client().start()  # type: ignore[union-attr]
+        else:
+            app = callback_app(adapter)
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+            await server.serve()

@@ -58,10 +58,14 @@ def _fingerprint(inc: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class IncidentThreads:
-    def __init__(self, settings: ChatOpsSettings, actions: Actions, transport: ChatTransport) -> None:
+    def __init__(
+        self, settings: ChatOpsSettings, actions: Actions, transport: ChatTransport, platform: str = ""
+    ) -> None:
         self.settings = settings
         self.actions = actions
         self.transport = transport
+        #: only channels of this platform (``slack:...``) go through this transport; "" for all
+        self.platform = platform
         #: (channel, incident) → (message id, what it showed)
         self.messages: dict[tuple[str, int], tuple[str, tuple[Any, ...]]] = {}
 
@@ -70,7 +74,8 @@ class IncidentThreads:
         return [
             channel
             for channel, scope in self.settings.channels.items()
-            if "*" in scope or clusters & set(scope)
+            if ("*" in scope or clusters & set(scope))
+            and channel.startswith(f"{self.platform}:" if self.platform else "")
         ]
 
     def incident_of(self, message_id: str) -> int | None:

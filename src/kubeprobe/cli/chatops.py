@@ -90,24 +90,40 @@ def load_settings(config: Path | None) -> ChatOpsSettings:
 
 @chatops_app.command()
 def serve(
-    platform: Annotated[str, typer.Argument(help="matrix (more adapters: see the README).")] = "matrix",
+    platform: Annotated[
+        str,
+        typer.Argument(
+            help="matrix; slack, mattermost or dingtalk (HTTP callbacks on --host/--port); "
+            "slack-socket (Socket Mode); dingtalk-stream (Stream mode)."
+        ),
+    ] = "matrix",
     config: Annotated[
         Path | None,
         typer.Option(
             help="YAML with center_url, dashboard_url, users, channels, token_files, rate_per_minute."
         ),
     ] = None,
+    host: Annotated[str, typer.Option(help="HTTP callbacks: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP callbacks: port.")] = 8090,
 ) -> None:
     """Run the chat bot: answers commands and plain words, posts incidents and edits them as they change.
 
-    Matrix: KUBEPROBE_CHATOPS_MATRIX_HOMESERVER, _USER and _PASSWORD, _PASSWORD_FILE or _ACCESS_TOKEN.
     Center tokens: KUBEPROBE_CHATOPS_TOKEN_VIEWER / _OPERATOR, or token_files in the config.
+    Platform credentials: KUBEPROBE_CHATOPS_MATRIX_* (HOMESERVER, USER, PASSWORD or PASSWORD_FILE or
+    ACCESS_TOKEN), KUBEPROBE_CHATOPS_SLACK_* (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN),
+    KUBEPROBE_CHATOPS_MATTERMOST_* (URL, BOT_TOKEN, COMMAND_TOKEN, ACTION_SECRET, CALLBACK_URL),
+    KUBEPROBE_CHATOPS_DINGTALK_* (APP_KEY, APP_SECRET, ROBOT_CODE). Callback paths: /slack/events,
+    /mattermost/command, /mattermost/actions, /dingtalk/callback.
     """
     import asyncio
 
-    from kubeprobe.chatops.service import serve_matrix
+    from kubeprobe.chatops.adapters.web import PLATFORMS
+    from kubeprobe.chatops.service import serve_matrix, serve_platform
 
     settings = load_settings(config)
-    if platform != "matrix":
+    if platform == "matrix":
+        asyncio.run(serve_matrix(settings))
+    elif platform in PLATFORMS:
+        asyncio.run(serve_platform(settings, platform, host, port))
+    else:
         raise typer.BadParameter(f"unknown platform {platform!r}", param_hint="PLATFORM")
-    asyncio.run(serve_matrix(settings))
