@@ -1,0 +1,125 @@
+"""Workloads, observations and a defender for the remediation tests against the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from kubeprobe.kube.client import KubeClient
+from kubeprobe.kube.waiting import wait_for
+from kubeprobe.remedy.defender import (
+    CapSettings,
+    Defender,
+    DefenderSettings,
+    MemoryDefenderStore,
+    Observation,
+    RateSettings,
+)
+from kubeprobe.remedy.health import NodeHealthView
+from kubeprobe.sandbox.cluster import Sandbox
+from kubeprobe.sandbox.components import ORDER
+
+IMAGE = "registry.k8s.io/pause:3.10"
+LOOSE = DefenderSettings(
+    caps=CapSettings(
+        pool_nodes=None,
+        pool_nodes_percent=None,
+        cluster_nodes=2,
+        cluster_nodes_percent=None,
+        in_flight_per_cluster=3,
+    ),
+    rates=RateSettings(action_burst=50, fleet_burst=50, disruptive_gap_seconds=0),
+)
+
+
+def defender(settings: DefenderSettings = LOOSE) -> Defender:
+    return Defender(MemoryDefenderStore(), settings, replica="test")
+
+
+async def observe(kube: KubeClient) -> Observation:
+    view = NodeHealthView()
+    view.replace_all(await kube.list_all("/api/v1/nodes"))
+    view.reachable = True
+    return Observation(view, fleet_clusters=1)
+
+
+def deployment(
+    name: str,
+    replicas: int,
+    *,
+    template_spec: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    pod_labels = {"app": name, **(labels or {})}
+    spec = {"containers": [{"name": "main", "image": IMAGE}], **(template_spec or {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": pod_labels}, "spec": spec},
+        },
+    }
+
+
+async def create_ready(kube: KubeClient, namespace: str, dep: dict[str, Any], timeout: float = 90) -> None:
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    await kube.create(path, dep)
+    name, want = dep["metadata"]["name"], dep["spec"]["replicas"]
+    await wait_for(
+        lambda: kube.get(f"{path}/{name}"),
+        lambda d: (d.get("status") or {}).get("availableReplicas", 0) == want,
+        timeout=timeout,
+        what=f"deployment {name} available",
+    )
+
+
+async def pods_of(kube: KubeClient, namespace: str, app: str) -> list[dict[str, Any]]:
+    pods = await kube.list_all(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"app={app}")
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+async def crash_loop(kube: KubeClient, pod: dict[str, Any]) -> None:
+    """Report the pod's container as crash-looping, as a kubelet would (kwok runs nothing)."""
+    meta = pod["metadata"]
+    status = {
+        "containerStatuses": [
+            {
+                "name": "main",
+                "image": IMAGE,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 5,
+                "started": False,
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": "back-off 5m0s restarting failed container",
+                    }
+                },
+            }
+        ]
+    }
+    await kube.patch(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status", {"status": status})
+
+
+class SandboxSupervisor:
+    """The sandbox's supervisor as a `ComponentSupervisor`: a killed component is started again
+    by it, as a kubelet restarts a static pod."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def components(self) -> tuple[str, ...]:
+        return ORDER
+
+    async def component_healthy(self, component: str) -> bool:
+        return await self.sandbox.healthy(component, timeout=1.0)
+
+    async def restart_component(self, component: str) -> None:
+        pid = self.sandbox.pid(component)
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # SIGKILL also ends a stopped (SIGSTOP) process
