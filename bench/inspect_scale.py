@@ -1,220 +1,52 @@
-"""The full inspection catalog on a big sandbox, against the bare LIST floor, Popeye and k8sgpt.
+"""The full inspection catalog on a big sandbox, against the true floor, Popeye and k8sgpt.
 
     .venv/bin/python -m bench.inspect_scale --nodes 10000 --pods 100000 [--name insp-scale] [--keep]
 
 In one run on one cluster:
 
-- ``floor_s``: a bare paginated LIST (decode only, no checks) of exactly the resources the catalog's
-  sweep lists, with the same metadata-only choices, selectors, page size and concurrency;
+- ``true_floor_s``: the API server serving every LIST the catalog's sweep makes (same resources,
+  metadata-only choices, selectors, page size), read as raw bytes and discarded undecoded
+  (:mod:`bench.inspect_floor`), at the fastest of ``--floor-concurrency`` (each recorded as
+  ``true_floor_c<N>_s``); ``true_floor_protobuf_s`` is the same in the API server's protobuf;
 - ``sweep_s``: the whole catalog (``kubeprobe inspect``, every check) as the engine times it, and
   ``sweep_process_s`` / ``peak_rss_mb`` for the whole CLI process (started fresh, RSS from wait4);
+  ``ratio_to_true_floor`` is sweep_s / true_floor_s;
 - Popeye and k8sgpt, built from the Go module proxy at pinned versions (cached under
   ``~/.cache/kubeprobe/bench/``), run against the same kubeconfig: wall time and peak RSS. A tool
-  that cannot be built or run records its error instead.
+  that cannot be built or run records its error instead. Before they run, ``--unschedulable-pods``
+  pods no node can take are seeded (:mod:`bench.inspect_coverage`) and k8sgpt's report is checked
+  to name every unschedulable pod (``k8sgpt_pods_reported_of_expected`` of ``k8sgpt_pods_expected``).
 
-Each of floor and sweep runs ``--repeats`` times; the best time is kept (peak RSS: the worst).
+Floor and sweep alternate ``--repeats`` times; the best time is kept (peak RSS: the worst). Load
+averages are recorded at the start, at each tool's end and at the end: the machine is shared, so
+the ratios of one run are what count.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
-import resource
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 from rich.console import Console
 
 from bench.common import write_result
-from kubeprobe.cases.inspections.check import CheckContext
-from kubeprobe.cases.inspections.registry import CATALOG
-from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.collect import ALL_RESOURCES, ListSpec, discover, plan
+from bench.inspect_coverage import expected_pods, k8sgpt_coverage, seed_unschedulable
+from bench.inspect_floor import FloorRun, sweep_plan, true_floor
+from bench.inspect_tools import CACHE, TOOLS, build_tool, measured
+from kubeprobe.cases.inspections.engine import SweepOptions
 from kubeprobe.sandbox.build import Builder
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.scale import populate
 
 console = Console(stderr=True)
-CACHE = Path(os.environ.get("KUBEPROBE_CACHE_DIR", Path.home() / ".cache" / "kubeprobe")) / "bench"
-TOOLS = {
-    "popeye": ("github.com/derailed/popeye", "v0.22.1"),
-    "k8sgpt": ("github.com/k8sgpt-ai/k8sgpt", "v0.4.17"),
-}
-
-
-# -- tools ----------------------------------------------------------------------------------------
-def build_tool(name: str, wait: float = 600) -> Path:
-    """The tool's binary, built once from the Go module proxy (GOTOOLCHAIN=local) and cached."""
-    module, version = TOOLS[name]
-    binary = CACHE / "bin" / f"{name}-{version}"
-    _wait_for_other_build(binary, wait)
-    if binary.exists():
-        return binary
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    console.print(f"building {module}@{version} (once; cached in {binary.parent})")
-    info = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=CACHE,
-    )
-    if info.returncode != 0:
-        raise RuntimeError(
-            f"go mod download {module}@{version}: {(info.stdout + info.stderr).strip()[-800:]}"
-        )
-    source = CACHE / "src" / f"{name}-{version}"
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(json.loads(info.stdout)["Dir"], source)
-    subprocess.run(["chmod", "-R", "u+w", str(source)], check=True)
-    built = subprocess.run(
-        ["go", "build", "-p", "1", "-o", str(binary), "."],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=source,
-    )
-    if built.returncode != 0:
-        raise RuntimeError(f"go build {module}@{version}: {built.stderr.strip()[-800:]}")
-    return binary
-
-
-def _wait_for_other_build(binary: Path, timeout: float) -> None:
-    """Another process (an earlier run) may be building the same binary: wait for it to end."""
-    deadline = time.monotonic() + timeout
-    while True:
-        busy = False
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info.get("cmdline") or []
-            if "build" in cmdline and str(binary) in cmdline:
-                busy = True
-                break
-        if not busy:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"another build of {binary.name} from the Go module proxy was still running after "
-                f"{timeout:.0f}s of waiting (on this machine's 2 cores); no binary to run"
-            )
-        console.print(f"waiting for another build of {binary.name}")
-        time.sleep(15)
-
-
-def _rss_tree(proc: psutil.Process) -> int:
-    """RSS of a process and its children, in bytes (0 once it is gone)."""
-    total = 0
-    try:
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-    except psutil.Error:
-        return 0
-    return total
-
-
-def measured(
-    argv: list[str], *, env: dict[str, str] | None = None, timeout: float, memory_cap_mb: float = 0
-) -> dict[str, Any]:
-    """Run a command; its wall time, peak RSS (from wait4), CPU time, exit code and output.
-
-    ``memory_cap_mb`` (0: none) caps the command so it cannot take the shared machine down: a
-    watchdog kills it when its RSS passes the cap, and RLIMIT_AS at twice the cap backs that up
-    (Go reserves address space beyond what it touches). ``exceeded`` then says which limit ended it.
-    """
-    out_file = CACHE / "logs" / f"{Path(argv[0]).name}.out"
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-
-    exceeded = ""
-    watch_rss = 0
-    start = time.perf_counter()
-    with out_file.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-        if memory_cap_mb:  # set from outside right after the start (no preexec_fn with threads)
-            cap = int(memory_cap_mb * 2 * 2**20)
-            with contextlib.suppress(OSError):
-                resource.prlimit(proc.pid, resource.RLIMIT_AS, (cap, cap))
-        ps = psutil.Process(proc.pid)
-        deadline = start + timeout
-        next_sample = 0.0
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            now = time.perf_counter()
-            if memory_cap_mb and now >= next_sample:
-                next_sample = now + 0.2
-                watch_rss = max(watch_rss, _rss_tree(ps))
-                if watch_rss > memory_cap_mb * 2**20:
-                    exceeded = f"memory cap {memory_cap_mb:.0f} MB"
-            if now > deadline:
-                exceeded = f"time limit {timeout:.0f} s"
-            if exceeded:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-    seconds = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    text = out_file.read_bytes()
-    if not exceeded and memory_cap_mb and code != 0 and b"out of memory" in text[-20000:]:
-        exceeded = f"address-space limit {2 * memory_cap_mb:.0f} MB (fatal error: out of memory)"
-    return {
-        "seconds": round(seconds, 3),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mb": round(max(usage.ru_maxrss / 1024, watch_rss / 2**20), 1),
-        "exit": code,
-        "timed_out": exceeded.startswith("time"),
-        "exceeded": exceeded,
-        "output": text,
-    }
-
-
-# -- floor ----------------------------------------------------------------------------------------
-async def sweep_plan(kube: KubeClient) -> list[ListSpec]:
-    """The LISTs the whole catalog's sweep makes (same merge as the engine)."""
-    ctx = CheckContext("bench")
-    needs = [n for cls in CATALOG for n in cls(ctx).wants()]
-    discovery = await discover(kube) if any(n.resource == ALL_RESOURCES for n in needs) else None
-    return plan(needs, discovery)
-
-
-async def floor(
-    kube: KubeClient, specs: list[ListSpec], page_size: int, concurrency: int
-) -> tuple[float, int]:
-    """Bare paginated LISTs of the specs with the client's own pager: (seconds, objects)."""
-    sem = asyncio.Semaphore(concurrency)
-    count = 0
-
-    async def one(spec: ListSpec) -> None:
-        nonlocal count
-        params: dict[str, Any] = {}
-        if spec.field_selector:
-            params["fieldSelector"] = spec.field_selector
-        if spec.label_selector:
-            params["labelSelector"] = spec.label_selector
-        async with sem:
-            try:
-                async for page in kube.iter_pages(
-                    spec.resource.path(), limit=page_size, metadata_only=spec.metadata_only, **params
-                ):
-                    count += len(page.get("items") or [])
-            except Exception as exc:  # a resource the sweep cannot list either
-                console.print(f"  floor: {spec.resource}: {exc}")
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one(s) for s in specs))
-    return time.perf_counter() - start, count
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -268,7 +100,9 @@ def run_tool(
     else:
         argv = [str(binary), "analyze", "--kubeconfig", str(kubeconfig), "--output", "json"]
     result = measured(argv, env=env, timeout=timeout, memory_cap_mb=memory_cap_mb)
+    result["load_avg_1m"] = round(os.getloadavg()[0], 2)
     output = result.pop("output")
+    result["report"] = output
     result["output_bytes"] = len(output)
     # klog error lines (E1122 12:00:00 ...): requests the tool gave up on, so its report is partial.
     result["logged_errors"] = len(re.findall(rb"^E\d{4} ", output, re.MULTILINE))
@@ -338,20 +172,46 @@ async def count_cluster(sandbox: Sandbox) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-async def measure_floor(sandbox: Sandbox, args: argparse.Namespace) -> tuple[float, int, int, float]:
-    """(best seconds, objects, LISTs, CPU seconds of this process for the best one)."""
+async def measure_floors(sandbox: Sandbox, args: argparse.Namespace) -> dict[str, Any]:
+    """The true floor at each concurrency (best of ``repeats``), JSON, then protobuf at the best."""
+    out: dict[str, Any] = {}
     async with sandbox.client(timeout=300) as kube:
         specs = await sweep_plan(kube)
-        best, objects, cpu = float("inf"), 0, 0.0
-        for _ in range(args.repeats):
-            cpu0 = time.process_time()
-            seconds, objects = await floor(kube, specs, args.page_size, 4)
-            if seconds < best:
-                best, cpu = seconds, time.process_time() - cpu0
-    return best, objects, len(specs), cpu
+        best: FloorRun | None = None
+        for concurrency in args.floor_concurrency:
+            runs = [await true_floor(kube, specs, args.page_size, concurrency) for _ in range(args.repeats)]
+            run = min(runs, key=lambda r: r.seconds)
+            out[f"true_floor_c{concurrency}_s"] = round(run.seconds, 3)
+            console.print(f"  true floor, {concurrency} at a time: {run.seconds:.2f}s")
+            if best is None or run.seconds < best.seconds:
+                best, out["true_floor_concurrency"] = run, concurrency
+        assert best is not None
+        proto = min(
+            [
+                await true_floor(kube, specs, args.page_size, out["true_floor_concurrency"], "protobuf")
+                for _ in range(args.repeats)
+            ],
+            key=lambda r: r.seconds,
+        )
+    out.update(
+        true_floor_s=round(best.seconds, 3),
+        true_floor_mb_transferred=round(best.bytes / 2**20, 1),
+        true_floor_pages=best.pages,
+        true_floor_lists=best.lists,
+        true_floor_failed_lists=best.failed,
+        true_floor_protobuf_s=round(proto.seconds, 3),
+        true_floor_protobuf_mb_transferred=round(proto.bytes / 2**20, 1),
+    )
+    return out
 
 
-def main() -> None:
+async def seed_and_expect(sandbox: Sandbox, count: int) -> set[str]:
+    async with sandbox.client(timeout=300) as kube:
+        await seed_unschedulable(kube, count)
+        return await expected_pods(kube)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -360,6 +220,18 @@ def main() -> None:
     parser.add_argument("--name", default="insp-scale")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--floor-concurrency",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 4, 8],
+        help="LISTs at a time tried for the true floor; the fastest is kept (default 1,2,4,8).",
+    )
+    parser.add_argument(
+        "--unschedulable-pods",
+        type=int,
+        default=20,
+        help="Pods no node can take, seeded to check that k8sgpt's report names each (default 20).",
+    )
     parser.add_argument(
         "--node-lease-seconds",
         type=int,
@@ -397,70 +269,91 @@ def main() -> None:
         help="Inspect an existing, populated sandbox as it is (never stopped afterwards); "
         "--nodes/--pods are then read from the cluster.",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def measure_ours(sandbox: Sandbox, args: argparse.Namespace, errors: dict[str, str]) -> dict[str, Any]:
+    """The true floor and the sweep, alternately (each pair close in time), best of ``repeats``."""
+    floors: dict[str, Any] = {}
+    sweeps = []
+    for _ in range(args.repeats):
+        run = asyncio.run(measure_floors(sandbox, argparse.Namespace(**{**vars(args), "repeats": 1})))
+        for key, value in run.items():  # keep the best of every floor metric
+            floors[key] = min(floors.get(key, value), value) if key.endswith("_s") else value
+        if run["true_floor_s"] <= floors["true_floor_s"]:
+            floors.update({k: v for k, v in run.items() if not k.endswith("_s")})
+        sweeps.append(run_sweep(sandbox.name, args.page_size, args.tool_timeout))
+        console.print(
+            f"  true floor {run['true_floor_s']:.2f}s, sweep {sweeps[-1]['engine_seconds']:.2f}s "
+            f"(load {os.getloadavg()[0]:.1f})"
+        )
+    best = min(sweeps, key=lambda s: s["engine_seconds"])
+    if best["check_errors"]:
+        errors["kubeprobe_check_errors"] = json.dumps(best["check_errors"])[:1500]
+    return {
+        **floors,
+        "sweep_s": best["engine_seconds"],
+        "sweep_process_s": best["seconds"],
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in sweeps),
+        "ratio_to_true_floor": round(best["engine_seconds"] / floors["true_floor_s"], 3),
+        "sweep_cpu_s": best["cpu_seconds"],
+        "sweep_objects_per_cpu_s": round(best["objects"] / max(best["cpu_seconds"], 0.01)),
+        "sweep_objects": best["objects"],
+        "sweep_lists": best["lists"],
+        "sweep_mb_transferred": round(best["bytes"] / 2**20, 1),
+        "sweep_findings": best["findings"],
+        "checks": best["checks"],
+        "check_errors": len(best["check_errors"]),
+    }
+
+
+def measure_tools(
+    sandbox: Sandbox, args: argparse.Namespace, results: dict[str, Any], errors: dict[str, str]
+) -> None:
+    expected = asyncio.run(seed_and_expect(sandbox, args.unschedulable_pods))
+    for tool in [t for t in args.tools.split(",") if t in TOOLS]:
+        console.print(f"running {tool}")
+        cap_mb = args.tool_memory_gib * 1024
+        outcome = run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait, cap_mb)
+        if "error" in outcome:
+            errors[tool] = outcome["error"]
+            console.print(f"  {tool}: {outcome['error'][:300]}")
+        if "seconds" not in outcome:
+            continue
+        results[f"{tool}_sweep_s"] = outcome["seconds"]
+        results[f"{tool}_cpu_s"] = outcome["cpu_seconds"]
+        results[f"{tool}_peak_rss_mb"] = outcome["peak_rss_mb"]
+        results[f"{tool}_exit_code"] = outcome["exit"]
+        results[f"{tool}_logged_errors"] = outcome["logged_errors"]
+        # 1 when the tool was killed at its memory cap or time limit (no report).
+        results[f"{tool}_exceeded_limit"] = int(bool(outcome["exceeded"]))
+        for linter in ("pods", "nodes"):  # 0: its report silently skipped them
+            if linter in outcome.get("scanned", {}):
+                results[f"{tool}_{linter}_scanned"] = outcome["scanned"][linter]
+        if tool == "k8sgpt":
+            results.update(k8sgpt_coverage(outcome["report"], expected))
+        results[f"{tool}_ratio_to_sweep"] = round(outcome["seconds"] / results["sweep_s"], 2)
+        results[f"{tool}_load_avg_1m"] = outcome["load_avg_1m"]
+        console.print(f"  {tool}: {outcome['seconds']:.1f}s, {outcome['peak_rss_mb']:.0f} MB")
+    if "k8sgpt_sweep_s" in results:
+        results["sweep_ratio_to_k8sgpt"] = round(results["sweep_s"] / results["k8sgpt_sweep_s"], 3)
+    if "k8sgpt_peak_rss_mb" in results:
+        results["rss_ratio_to_k8sgpt"] = round(results["peak_rss_mb"] / results["k8sgpt_peak_rss_mb"], 3)
+
+
+def main() -> None:
+    args = parse_args()
     load_start = round(os.getloadavg()[0], 2)
     sandbox = asyncio.run(prepare(args))
     if args.reuse:
         args.nodes, args.pods = asyncio.run(count_cluster(sandbox))
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_avg_1m_start": load_start}
     errors: dict[str, str] = {}
     try:
-        sweeps = []
-        floors = []
-        for _ in range(args.repeats):
-            floors.append(
-                asyncio.run(measure_floor(sandbox, argparse.Namespace(**{**vars(args), "repeats": 1})))
-            )
-            sweeps.append(run_sweep(sandbox.name, args.page_size, args.tool_timeout))
-            console.print(f"  floor {floors[-1][0]:.2f}s, sweep {sweeps[-1]['engine_seconds']:.2f}s")
-        floor_s, floor_objects, lists, floor_cpu = min(floors)
-        best = min(sweeps, key=lambda s: s["engine_seconds"])
-        paired = sorted(s["engine_seconds"] / f[0] for s, f in zip(sweeps, floors, strict=True))
-        results.update(
-            load_avg_1m_start=load_start,
-            floor_s=round(floor_s, 3),
-            floor_cpu_s=round(floor_cpu, 2),
-            floor_objects=floor_objects,
-            floor_lists=lists,
-            sweep_s=best["engine_seconds"],
-            sweep_process_s=best["seconds"],
-            peak_rss_mb=max(s["peak_rss_mb"] for s in sweeps),
-            ratio_to_floor=round(best["engine_seconds"] / floor_s, 3),
-            # Each sweep against the floor measured just before it: less exposed to load swings.
-            ratio_to_floor_paired_median=round(paired[len(paired) // 2], 3),
-            sweep_cpu_s=best["cpu_seconds"],
-            sweep_objects_per_cpu_s=round(best["objects"] / max(best["cpu_seconds"], 0.01)),
-            sweep_objects=best["objects"],
-            sweep_lists=best["lists"],
-            sweep_mb_transferred=round(best["bytes"] / 2**20, 1),
-            sweep_findings=best["findings"],
-            checks=best["checks"],
-            check_errors=len(best["check_errors"]),
-        )
-        if best["check_errors"]:
-            errors["kubeprobe_check_errors"] = json.dumps(best["check_errors"])[:1500]
-        for tool in [t for t in args.tools.split(",") if t]:
-            if tool in TOOLS:
-                console.print(f"running {tool}")
-                cap_mb = args.tool_memory_gib * 1024
-                outcome = run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait, cap_mb)
-                if "error" in outcome:
-                    errors[tool] = outcome["error"]
-                    console.print(f"  {tool}: {outcome['error'][:300]}")
-                if "seconds" in outcome:
-                    results[f"{tool}_sweep_s"] = outcome["seconds"]
-                    results[f"{tool}_cpu_s"] = outcome["cpu_seconds"]
-                    results[f"{tool}_peak_rss_mb"] = outcome["peak_rss_mb"]
-                    results[f"{tool}_exit_code"] = outcome["exit"]
-                    results[f"{tool}_logged_errors"] = outcome["logged_errors"]
-                    # 1 when the tool was killed at its memory cap or time limit (no report).
-                    results[f"{tool}_exceeded_limit"] = int(bool(outcome["exceeded"]))
-                    for linter in ("pods", "nodes"):  # 0: its report silently skipped them
-                        if linter in outcome.get("scanned", {}):
-                            results[f"{tool}_{linter}_scanned"] = outcome["scanned"][linter]
-                    results[f"{tool}_ratio_to_sweep"] = round(outcome["seconds"] / results["sweep_s"], 2)
-                    console.print(f"  {tool}: {outcome['seconds']:.1f}s, {outcome['peak_rss_mb']:.0f} MB")
+        results.update(measure_ours(sandbox, args, errors))
+        measure_tools(sandbox, args, results, errors)
         results["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+        results["load_avg_5m_end"] = round(os.getloadavg()[1], 2)
     finally:
         if not args.keep and not args.reuse:
             sandbox.down()
@@ -468,14 +361,23 @@ def main() -> None:
         "nodes": args.nodes,
         "pods": args.pods,
         "page_size": args.page_size,
-        "concurrency": 4,
+        "sweep_concurrency": SweepOptions().concurrency,
+        "floor_concurrency_tried": ",".join(map(str, args.floor_concurrency)),
+        "unschedulable_pods_seeded": args.unschedulable_pods,
         "repeats": args.repeats,
         "popeye": "@".join(TOOLS["popeye"]),
         "k8sgpt": "@".join(TOOLS["k8sgpt"]),
         "tool_memory_cap_mb": args.tool_memory_gib * 1024,
         "tool_time_limit_s": args.tool_timeout,
     }
-    targets = {"ratio_to_floor": ["<=", 1.5], "peak_rss_mb": ["<=", 1024]}
+    # The issue's targets as it states them: <= k8sgpt's time, <= 250 MB and <= 1/6 of k8sgpt's
+    # RSS, <= 1.3x the true floor.
+    targets = {
+        "sweep_ratio_to_k8sgpt": ["<=", 1.0],
+        "peak_rss_mb": ["<=", 250],
+        "rss_ratio_to_k8sgpt": ["<=", round(1 / 6, 4)],
+        "ratio_to_true_floor": ["<=", 1.3],
+    }
     # The issue's size keeps the plain name; smaller runs are kept beside it, keyed by size.
     full = args.nodes >= 10_000 and args.pods >= 99_000
     path = write_result(

@@ -61,10 +61,11 @@ async def test_sweep_pages_and_visits_every_object(kube: KubeClient, namespace: 
         await kube.create(path, {"metadata": {"name": f"cm-{i}", "labels": {"sweep": "yes"}}})
     seen: list[str] = []
 
-    def visit(resource: Resource, obj: dict[str, Any]) -> None:
-        if obj["metadata"].get("namespace") == namespace:
-            seen.append(obj["metadata"]["name"])
-            assert "data" not in obj  # metadata-only
+    def visit(resource: Resource, items: list[dict[str, Any]]) -> None:
+        for obj in items:
+            if obj["metadata"].get("namespace") == namespace:
+                seen.append(obj["metadata"]["name"])
+                assert "data" not in obj  # metadata-only
 
     sweep = await collect(
         kube, [ListSpec(CONFIGMAPS, metadata_only=True, label_selector="sweep=yes")], visit, limit=3

@@ -7,7 +7,8 @@ whole objects if any consumer wants them, a selector only if every consumer asks
 ``Need(ALL_RESOURCES, metadata_only=True)`` stands for every listable resource that discovery shows
 (generic checks such as dangling owners or stuck finalizers, custom resources included).
 
-Each page is decoded on its own (``orjson``) and handed object by object to a visitor, then
+Each page is decoded on its own (:mod:`kubeprobe.kube.decoding`: pods, nodes and metadata-only lists
+pruned to the fields inspections read) and handed to a visitor, then
 dropped; the next page is fetched while the current one is visited. Memory is thus one or two pages
 plus whatever the visitors keep, never the whole cluster.
 
@@ -20,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import httpx
-import orjson
 
 from kubeprobe.kube.client import KubeClient, resource_path
+from kubeprobe.kube.decoding import Decode, page_decoder, whole
 from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError, api_error
 
 Obj = dict[str, Any]
@@ -51,11 +52,11 @@ class Resource:
     kind: str = field(default="", compare=False)
     namespaced: bool = field(default=True, compare=False)
 
-    @property
-    def api_version(self) -> str:
+    @cached_property
+    def api_version(self) -> str:  # read once per object by some checks: computed once
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str]:
         """Identity across versions: the group and the plural."""
         return (self.group, self.plural)
@@ -129,7 +130,8 @@ class Sweep:
         return sum(s.objects for s in self.stats)
 
 
-Visitor = Callable[[Resource, Obj], None]
+#: Called with each page's objects, in order: ``visit(resource, items)``.
+Visitor = Callable[[Resource, list[Obj]], None]
 
 
 # -- discovery ------------------------------------------------------------------------------------
@@ -205,23 +207,12 @@ def plan(needs: Iterable[Need], discovery: Discovery | None = None) -> list[List
 
 
 # -- listing --------------------------------------------------------------------------------------
-def _decode(body: bytes) -> Any:
-    """orjson with the cyclic GC paused: a page of 500 pods is ~100,000 new containers, which
-    would trigger collections that walk everything the checks keep (measured: decoding took twice
-    as long with 100,000 pods). A decoded JSON document has no reference cycles to collect."""
-    if not gc.isenabled():
-        return orjson.loads(body)
-    gc.disable()
-    try:
-        return orjson.loads(body)
-    finally:
-        gc.enable()
-
-
-async def get_json(kube: KubeClient, path: str, params: dict[str, Any], accept: str) -> Obj:
-    """One GET decoded with orjson; errors mapped like the client's own."""
+async def get_json(
+    kube: KubeClient, path: str, params: dict[str, Any], accept: str, decode: Decode = whole
+) -> Obj:
+    """One GET decoded with ``decode`` (an error body always whole); errors mapped like the client's."""
     # The client keeps its httpx client private; the collection layer is part of the same package
-    # and needs raw bytes (for orjson and byte counts) and its own Accept header.
+    # and needs raw bytes (for its own decoders and byte counts) and its own Accept header.
     http: httpx.AsyncClient = kube._http
     try:
         resp = await http.get(path, params=params, headers={"Accept": accept})
@@ -231,8 +222,8 @@ async def get_json(kube: KubeClient, path: str, params: dict[str, Any], accept: 
         raise KubeConnectionError(f"{kube.conn.server}: cannot reach the API server: {exc}") from exc
     body = resp.content
     try:
-        data: Any = _decode(body)
-    except orjson.JSONDecodeError:
+        data: Any = decode(body) if resp.status_code < 400 else whole(body)
+    except ValueError:
         data = body.decode(errors="replace")
     if resp.status_code >= 400:
         raise api_error(resp.status_code, data)
@@ -243,21 +234,25 @@ async def get_json(kube: KubeClient, path: str, params: dict[str, Any], accept: 
 
 
 async def pages(
-    kube: KubeClient, spec: ListSpec, *, limit: int = 500, prefetch: int = 1
+    kube: KubeClient, spec: ListSpec, *, limit: int = 500, prefetch: int = 1, pruned: bool = True
 ) -> AsyncIterator[Obj]:
-    """Pages of one LIST following continue tokens; the next page is fetched while the caller works."""
+    """Pages of one LIST following continue tokens; the next page is fetched while the caller works.
+
+    ``pruned``: pages of pods, nodes and metadata-only lists keep only the fields that inspections
+    read (:mod:`kubeprobe.kube.decoding`)."""
     params: dict[str, Any] = {"limit": limit}
     if spec.field_selector:
         params["fieldSelector"] = spec.field_selector
     if spec.label_selector:
         params["labelSelector"] = spec.label_selector
     accept = METADATA_ACCEPT if spec.metadata_only else "application/json"
+    decode = page_decoder(spec.resource.key, spec.metadata_only, pruned=pruned)
     queue: asyncio.Queue[Obj | BaseException | None] = asyncio.Queue(maxsize=max(prefetch, 1))
 
     async def produce() -> None:
         try:
             while True:
-                page = await get_json(kube, spec.resource.path(), dict(params), accept)
+                page = await get_json(kube, spec.resource.path(), dict(params), accept, decode)
                 await queue.put(page)
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
@@ -282,6 +277,15 @@ async def pages(
             await task
 
 
+#: Listed first, so the longest LISTs of a sweep start at once and the small ones fill the gaps.
+BIG_FIRST = (("", "pods"), ("", "nodes"), ("coordination.k8s.io", "leases"), ("", "events"))
+
+
+def _big_first(spec: ListSpec) -> int:
+    key = spec.resource.key
+    return BIG_FIRST.index(key) if key in BIG_FIRST else len(BIG_FIRST)
+
+
 async def collect(
     kube: KubeClient,
     specs: Iterable[ListSpec],
@@ -289,8 +293,10 @@ async def collect(
     *,
     limit: int = 500,
     concurrency: int = 4,
+    pruned: bool = True,
 ) -> Sweep:
-    """List every spec (``concurrency`` at a time) and call ``visit(resource, obj)`` per object."""
+    """List every spec (``concurrency`` at a time, the big ones first) and call
+    ``visit(resource, items)`` per page. ``pruned``: see :func:`pages`."""
     sweep = Sweep()
     started = time.monotonic()
     sem = asyncio.Semaphore(concurrency)
@@ -298,20 +304,21 @@ async def collect(
     async def one(spec: ListSpec) -> None:
         stats = ListStats(spec.resource)
         sweep.stats.append(stats)
+        resource = spec.resource
         async with sem:
             t0 = time.monotonic()
             try:
-                async for page in pages(kube, spec, limit=limit):
+                async for page in pages(kube, spec, limit=limit, pruned=pruned):
+                    items = page.get("items") or []
                     stats.pages += 1
                     stats.bytes += int(page.get("__bytes__", 0))
-                    for obj in page.get("items") or []:
-                        stats.objects += 1
-                        visit(spec.resource, obj)
+                    stats.objects += len(items)
+                    visit(resource, items)
             except KubeAPIError as exc:
                 sweep.failed[spec.resource] = str(exc)
             stats.seconds = time.monotonic() - t0
 
-    tasks = [asyncio.create_task(one(s)) for s in specs]
+    tasks = [asyncio.create_task(one(s)) for s in sorted(specs, key=_big_first)]
     try:
         await asyncio.gather(*tasks)
     finally:

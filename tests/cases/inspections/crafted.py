@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
+import orjson
+
 from kubeprobe.cases.inspections.check import Check, CheckContext
 from kubeprobe.cases.inspections.settings import InspectionSettings
-from kubeprobe.kube.collect import Discovery, ListStats, Resource, Sweep
+from kubeprobe.kube.collect import ALL_RESOURCES, Discovery, ListStats, Resource, Sweep
+from kubeprobe.kube.decoding import page_decoder
 from kubeprobe.model import Finding
 
 Obj = dict[str, Any]
@@ -30,15 +34,25 @@ def make(cls: type[Check], settings: InspectionSettings | None = None, **ctx: An
     return cls(CheckContext(cluster="test", now=NOW, settings=settings or InspectionSettings(), **ctx))
 
 
-def run(
-    cls: type[Check] | Check,
+def pruned(resource: Resource, item: Obj, metadata_only: bool) -> Obj:
+    """``item`` as a sweep hands it to checks: encoded, then decoded like a page of its LIST."""
+    page = page_decoder(resource.key, metadata_only)(orjson.dumps({"items": [item]}))
+    decoded: Obj = page["items"][0]
+    return decoded
+
+
+def _metadata_only(check: Check, resource: Resource) -> bool:
+    """Whether a sweep of this check alone lists the resource metadata-only (as the plan merges)."""
+    matching = [n for n in check.wants() if n.resource == ALL_RESOURCES or n.resource.key == resource.key]
+    return bool(matching) and all(n.metadata_only for n in matching)
+
+
+def _findings(
+    check: Check,
     objects: list[tuple[Resource, Obj]],
-    settings: InspectionSettings | None = None,
-    discovery: Discovery | None = None,
-    failed: dict[Resource, str] | None = None,
+    discovery: Discovery | None,
+    failed: dict[Resource, str] | None,
 ) -> list[Finding]:
-    """Feed ``objects`` to a fresh check (or the given instance) and return its findings."""
-    check = cls if isinstance(cls, Check) else make(cls, settings)
     sweep = Sweep(discovery=discovery, failed=dict(failed or {}))
     seen: set[Resource] = set()
     for resource, item in objects:
@@ -51,6 +65,29 @@ def run(
             if res not in seen:
                 sweep.stats.append(ListStats(res))
     return list(check.findings(sweep))
+
+
+def run(
+    cls: type[Check] | Check,
+    objects: list[tuple[Resource, Obj]],
+    settings: InspectionSettings | None = None,
+    discovery: Discovery | None = None,
+    failed: dict[Resource, str] | None = None,
+) -> list[Finding]:
+    """Feed ``objects`` to a fresh check (or the given instance) and return its findings.
+
+    Every call is also a before/after test of the pruned decoding: twins of the check see the
+    objects as the sweep decodes them (whole objects pruned to the fields checks read, and
+    metadata-only where the check asks for that) and must find exactly the same.
+    """
+    check = cls if isinstance(cls, Check) else make(cls, settings)
+    twins = [copy.deepcopy(check), copy.deepcopy(check)]
+    found = _findings(check, objects, discovery, failed)
+    as_listed = [(r, pruned(r, o, metadata_only=False)) for r, o in objects]
+    as_metadata = [(r, pruned(r, o, _metadata_only(check, r))) for r, o in objects]
+    for twin, seen in zip(twins, (as_listed, as_metadata), strict=True):
+        assert _findings(twin, seen, discovery, failed) == found, "pruned decoding changed the findings"
+    return found
 
 
 def names(findings: list[Finding]) -> list[str]:

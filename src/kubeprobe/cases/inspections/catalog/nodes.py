@@ -140,6 +140,7 @@ class UntoleratedTaintCheck(Check):
         super().__init__(*args)
         self.taints: dict[tuple[str, str, str], list[ObjectRef]] = {}
         self.tolerations: set[tuple[tuple[str, str], ...]] = set()
+        self.seen: set[tuple[tuple[str, Any], ...]] = set()
 
     def observe(self, resource: Resource, obj: Obj) -> None:
         if resource.key == NODES.key:
@@ -156,6 +157,14 @@ class UntoleratedTaintCheck(Check):
         if resource.key == DAEMONSETS.key:
             spec = ((spec.get("template") or {}).get("spec")) or {}
         for tol in spec.get("tolerations") or []:
+            # 100,000 pods carry a handful of distinct tolerations: normalise each one once.
+            try:
+                raw: Any = tuple(tol.items())
+                if raw in self.seen:
+                    continue
+                self.seen.add(raw)
+            except TypeError:  # a value that is not a scalar: normalised every time
+                pass
             self.tolerations.add(tuple(sorted((k, str(v)) for k, v in tol.items() if v is not None)))
 
     def findings(self, sweep: Sweep) -> Iterable[Finding]:

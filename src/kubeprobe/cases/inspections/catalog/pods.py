@@ -36,11 +36,14 @@ class PodOnMissingNodeCheck(Check):
             return
         node = (obj.get("spec") or {}).get("nodeName")
         if node:
-            self.count[node] = self.count.get(node, 0) + 1
-            sample = self.by_node.setdefault(node, [])
-            if len(sample) < SAMPLE:
+            count = self.count[node] = self.count.get(node, 0) + 1
+            if count <= SAMPLE:  # the first few pods of each node, no list per pod
                 m = meta(obj)
-                sample.append((str(m.get("namespace") or ""), str(m.get("name") or "")))
+                pod = (str(m.get("namespace") or ""), str(m.get("name") or ""))
+                if count == 1:
+                    self.by_node[node] = [pod]
+                else:
+                    self.by_node[node].append(pod)
 
     def findings(self, sweep: Sweep) -> Iterable[Finding]:
         for node, pods in sorted(self.by_node.items()):
@@ -137,14 +140,18 @@ class PodCrashLoopCheck(Check):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.found: list[Finding] = []
+        self.threshold = self.settings.crashloop_restarts
 
     def observe(self, resource: Resource, obj: Obj) -> None:
         status = obj.get("status") or {}
-        for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        statuses = status.get("containerStatuses") or ()
+        if status.get("initContainerStatuses"):
+            statuses = [*status["initContainerStatuses"], *statuses]
+        for cs in statuses:
             restarts = int(cs.get("restartCount") or 0)
-            waiting = (cs.get("state") or {}).get("waiting") or {}
-            looping = waiting.get("reason") == "CrashLoopBackOff"
-            if not looping and restarts < self.settings.crashloop_restarts:
+            state = cs.get("state")
+            looping = bool(state and (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff")
+            if not looping and restarts < self.threshold:
                 continue
             last = ((cs.get("lastState") or {}).get("terminated") or {}).get("reason") or "unknown"
             state = "in CrashLoopBackOff" if looping else "restarting"
