@@ -9,6 +9,7 @@ migrations/versions must match these (a test checks it).
 - analysis: run analysis, RCA feedback
 - alerting: incidents and their signals, silences, receivers, routes, deliveries
 - resident: resident probes' reports
+- remedy: the defender's shared state (compare-and-set) and its append-only audit
 
 Runs carry what running cases needs: a deadline, the hash of a report token valid for that run
 only, and `reported_at` so that a second report changes nothing. `case_status` holds the latest
@@ -37,6 +38,7 @@ from kubeprobe.center.store.tables.catalog import (
     Suite,
     SuiteCase,
 )
+from kubeprobe.center.store.tables.remedy import DefenderStateRow, RemedyAuditRow
 from kubeprobe.center.store.tables.resident import ResidentReport
 from kubeprobe.center.store.tables.rollups import CenterState, DailyRollup, LatencyBuckets, Rollup
 from kubeprobe.center.store.tables.runs import CaseStatus, Run, RunFinding
@@ -55,12 +57,14 @@ __all__ = [
     "Cluster",
     "ClusterGroup",
     "DailyRollup",
+    "DefenderStateRow",
     "DeliveryRow",
     "IncidentRow",
     "IncidentSignal",
     "LatencyBuckets",
     "RcaFeedback",
     "ReceiverRow",
+    "RemedyAuditRow",
     "ResidentReport",
     "Rollup",
     "RouteRow",

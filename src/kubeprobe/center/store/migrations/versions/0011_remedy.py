@@ -1,4 +1,4 @@
-"""remediation: policies, remediations, defender decisions, audit, leases
+"""remediation: the defender's shared state (compare-and-set) and its append-only audit
 
 Revision ID: 0011
 Revises: 0010
@@ -7,6 +7,9 @@ Create Date: 2026-12-03 13:20:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -14,8 +17,31 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "remedy_defender_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_remedy_defender_state")),
+    )
+    op.create_table(
+        "remedy_audit",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("request_id", sa.String(length=253), nullable=False),
+        sa.Column("cluster", sa.String(length=253), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_remedy_audit")),
+    )
+    with op.batch_alter_table("remedy_audit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_remedy_audit_request_id"), ["request_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_remedy_audit_cluster_seq"), ["cluster", "seq"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("remedy_audit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_remedy_audit_cluster_seq"))
+        batch_op.drop_index(batch_op.f("ix_remedy_audit_request_id"))
+    op.drop_table("remedy_audit")
+    op.drop_table("remedy_defender_state")

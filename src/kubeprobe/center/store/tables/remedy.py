@@ -1,0 +1,29 @@
+"""Tables of remediation: the defender's shared state (one row, compare-and-set on ``version``)
+and its append-only audit (rows are inserted, never updated or deleted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kubeprobe.center.store.tables.base import Base
+
+
+class DefenderStateRow(Base):
+    __tablename__ = "remedy_defender_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int]
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RemedyAuditRow(Base):
+    __tablename__ = "remedy_audit"
+    __table_args__ = (Index(None, "request_id"), Index(None, "cluster", "seq"))
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    event: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(253))
+    cluster: Mapped[str] = mapped_column(String(253))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
