@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
+from playwright.async_api import Browser, async_playwright
 
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.settings import CenterSettings
@@ -23,6 +25,7 @@ from tests.center.conftest import (  # noqa: F401 (fixtures)
     settings,
     store,
 )
+from tests.web.browser import CHROMIUM_ARGS, chromium_path
 
 
 @dataclass
@@ -55,3 +58,14 @@ async def web(store: Store, box: SecretBox, settings: CenterSettings) -> AsyncIt
         yield Web(app, client)
         for c in clients:
             await c.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Debian Chromium for the browser tests (one per test module)."""
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

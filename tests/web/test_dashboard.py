@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from kubeprobe.center.settings import CenterSettings
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.center.helpers import KUBECONFIG, result
-from tests.web.browser import CHROMIUM_ARGS, SCREENSHOTS, chromium_path, free_port, serving_dashboard
+from tests.web.browser import SCREENSHOTS, free_port, serving_dashboard
 
 ADMIN = "kp_dashboard-test-admin"
 TERMINAL = {"succeeded", "failed", "timed_out", "error", "cancelled"}
@@ -130,16 +130,6 @@ async def _populate(http: httpx.AsyncClient, sandbox: Sandbox, base: str) -> Cen
         body = {"name": f"{role}-{uuid.uuid4().hex[:6]}", "role": role}
         tokens[role] = (await _ok(await http.post("/api/v1/tokens", json=body), 201))["token"]
     return Center(base, tokens["viewer"], tokens["operator"], run, "rel-42")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
