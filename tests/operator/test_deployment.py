@@ -58,7 +58,7 @@ def test_image_entrypoint_and_args_agree_with_the_dockerfile_and_build_script() 
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^RUN pip install .* \.( |$)", dockerfile, re.MULTILINE), "installs the package"
     # The buffer is written where the Deployment mounts its volume.
-    (mount,) = c["volumeMounts"]
+    (mount,) = (m for m in c["volumeMounts"] if m["name"] == "buffer")
     assert c["args"][c["args"].index("--buffer") + 1].startswith(mount["mountPath"] + "/")
 
 
@@ -121,7 +121,7 @@ async def test_the_deployments_container_runs_in_cluster_and_reconciles(
     host, port = conn.server.removeprefix("https://").rsplit(":", 1)
 
     c = container()
-    (mount,) = c["volumeMounts"]
+    (mount,) = (m for m in c["volumeMounts"] if m["name"] == "buffer")
     volume = tmp_path / "volume"  # the emptyDir
     volume.mkdir()
     args = [a.replace(mount["mountPath"], str(volume)) for a in c["args"]]

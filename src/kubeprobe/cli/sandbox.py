@@ -65,6 +65,17 @@ def build() -> None:
     out.print(str(path))
 
 
+@sandbox_app.command("build-helm")
+def build_helm_command() -> None:
+    """Build helm (pinned, from the Go module proxy) into the cache once; print its path.
+
+    The chart's tests and installs (deploy/helm) use it; HELM_BIN names another helm instead.
+    """
+    from kubeprobe.sandbox.helm import build_helm
+
+    out.print(str(build_helm(report=_say)))
+
+
 @sandbox_app.command()
 def up(
     name: NameOpt = "default",

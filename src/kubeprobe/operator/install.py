@@ -10,7 +10,7 @@ import yaml
 from kubeprobe.kube.client import KubeClient, Obj, resource_path
 from kubeprobe.kube.waiting import wait_for
 
-MANIFESTS = ("crd.yaml", "peering.yaml", "rbac.yaml", "deployment.yaml")
+MANIFESTS = ("crd.yaml", "peering-crds.yaml", "peering.yaml", "rbac.yaml", "deployment.yaml")
 #: kind → (plural, namespaced) for the kinds our manifests hold.
 _KINDS: dict[str, tuple[str, bool]] = {
     "CustomResourceDefinition": ("customresourcedefinitions", False),

@@ -32,6 +32,7 @@ from kubeprobe.kube.errors import (
     NotFoundError,
     ThrottledError,
 )
+from kubeprobe.kube.podsecurity import restricted
 from kubeprobe.operator.denoise import Outcome
 from kubeprobe.operator.spec import ProbeConfigSpec
 
@@ -287,7 +288,7 @@ class PodSchedulingProbe(Probe):
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": name, "labels": {LABEL: self.spec.name}},
-                "spec": spec,
+                "spec": restricted(spec),
             },
         )
         try:

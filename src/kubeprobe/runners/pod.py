@@ -31,6 +31,7 @@ from kubeprobe.kube.errors import (
     KubeError,
     NotFoundError,
 )
+from kubeprobe.kube.podsecurity import restricted
 from kubeprobe.runners.base import MAX_LOG_BYTES, RunEnd, RunnerError, RunRequest
 
 log = logging.getLogger(__name__)
@@ -170,14 +171,16 @@ class PodRunner:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": pod_name(request.run_id), "labels": labels, "ownerReferences": [owner]},
-            "spec": {
-                "serviceAccountName": account,
-                "restartPolicy": "Never",
-                "activeDeadlineSeconds": max(remaining, 1),
-                "terminationGracePeriodSeconds": 5,
-                "containers": [container],
-                **self.pod_overrides,
-            },
+            "spec": restricted(
+                {
+                    "serviceAccountName": account,
+                    "restartPolicy": "Never",
+                    "activeDeadlineSeconds": max(remaining, 1),
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [container],
+                    **self.pod_overrides,
+                }
+            ),
         }
         created = await kube.create(f"/api/v1/namespaces/{NAMESPACE}/pods", pod)
         name: str = created["metadata"]["name"]
@@ -208,11 +211,7 @@ class PodRunner:
         role = f"kubeprobe:case:{template}"
         rbac = "/apis/rbac.authorization.k8s.io/v1"
         if rules:
-            body = {"metadata": {"name": role, "labels": MANAGED}, "rules": rules}
-            try:
-                await kube.create(f"{rbac}/clusterroles", body)
-            except ConflictError:
-                await kube.patch(f"{rbac}/clusterroles/{role}", {"rules": rules})
+            await _create_or_patch_rules(kube, f"{rbac}/clusterroles", role, rules)
             await _create_or_keep(
                 kube,
                 f"{rbac}/clusterrolebindings",
@@ -304,8 +303,30 @@ def _exit_code(status: dict[str, Any]) -> int | None:
 
 
 async def _create_or_keep(kube: KubeClient, path: str, obj: dict[str, Any]) -> None:
+    """Create ``obj`` unless it exists. Looks first: an identity that may not create it (the Helm
+    chart's ``kubeprobe-center`` may not create namespaces) gets on when it exists already."""
+    try:
+        await kube.get(f"{path}/{obj['metadata']['name']}")
+        return
+    except NotFoundError:
+        pass
     with contextlib.suppress(ConflictError):
         await kube.create(path, obj)
+
+
+async def _create_or_patch_rules(kube: KubeClient, path: str, name: str, rules: list[dict[str, Any]]) -> None:
+    """A ClusterRole holding exactly ``rules``. An existing one is patched by name, so an identity
+    allowed to escalate only named roles (the chart pre-creates them empty) can set its rules."""
+    try:
+        current = await kube.get(f"{path}/{name}")
+    except NotFoundError:
+        try:
+            await kube.create(path, {"metadata": {"name": name, "labels": MANAGED}, "rules": rules})
+            return
+        except ConflictError:
+            current = {}
+    if current.get("rules") != rules:
+        await kube.patch(f"{path}/{name}", {"rules": rules})
 
 
 async def sweep(kube: KubeClient, *, now: dt.datetime | None = None, grace_seconds: float = 60) -> list[str]:

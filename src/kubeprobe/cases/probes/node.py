@@ -12,6 +12,7 @@ from kubeprobe.cases.probes.waits import Obj, condition
 from kubeprobe.cases.probes.workloads import cleanup, pod_ready, selector_of, why_pod
 from kubeprobe.cases.registry import REGISTRY
 from kubeprobe.kube.errors import KubeAPIError
+from kubeprobe.kube.podsecurity import restricted
 
 HOSTNAME = "kubernetes.io/hostname"
 
@@ -32,15 +33,17 @@ def node_pod(ctx: CaseContext, name: str, app: str, hostname: str, image: str) -
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": ctx.metadata(name, **{"kubeprobe.io/app": app}),
-        "spec": {
-            "containers": [{"name": "probe", "image": image, "resources": {"requests": {"cpu": "1m"}}}],
-            "nodeSelector": {HOSTNAME: hostname},
-            # The probe asks whether the node runs pods, not whether its taints admit ours.
-            "tolerations": [{"operator": "Exists"}],
-            "terminationGracePeriodSeconds": 0,
-            "automountServiceAccountToken": False,
-            "restartPolicy": "Never",
-        },
+        "spec": restricted(
+            {
+                "containers": [{"name": "probe", "image": image, "resources": {"requests": {"cpu": "1m"}}}],
+                "nodeSelector": {HOSTNAME: hostname},
+                # The probe asks whether the node runs pods, not whether its taints admit ours.
+                "tolerations": [{"operator": "Exists"}],
+                "terminationGracePeriodSeconds": 0,
+                "automountServiceAccountToken": False,
+                "restartPolicy": "Never",
+            }
+        ),
     }
 
 

@@ -11,6 +11,7 @@ from kubeprobe.cases.context import CaseContext, ProbeFailure
 from kubeprobe.cases.probes.waits import Obj, condition, until, warning_events
 from kubeprobe.cases.registry import REGISTRY
 from kubeprobe.kube.errors import KubeAPIError, KubeError
+from kubeprobe.kube.podsecurity import restricted
 
 
 class PodLifecycleParams(BaseModel):
@@ -32,7 +33,7 @@ def pod_manifest(ctx: CaseContext, name: str, params: PodLifecycleParams) -> Obj
     }
     if params.node_selector:
         spec["nodeSelector"] = params.node_selector
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": ctx.metadata(name), "spec": spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": ctx.metadata(name), "spec": restricted(spec)}
 
 
 def _scheduled(pod: Obj | None) -> bool:

@@ -14,6 +14,7 @@ from kubeprobe.cases.context import CaseContext, ProbeFailure
 from kubeprobe.cases.probes.waits import Obj, condition, until, warning_events
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import KubeError
+from kubeprobe.kube.podsecurity import restricted
 
 log = logging.getLogger(__name__)
 APP_LABEL = "kubeprobe.io/app"
@@ -43,7 +44,7 @@ def pod_template(
             "labels": {**ctx.labels, APP_LABEL: app},
             "annotations": {"kubeprobe.io/version": version},
         },
-        "spec": spec,
+        "spec": restricted(spec),
     }
 
 
