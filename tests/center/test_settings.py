@@ -38,3 +38,12 @@ def test_the_cli_reads_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBEPROBE_TOKEN", "kp_secret")
     client = ClientSettings()
     assert (client.url, client.token) == ("http://center:9000", "kp_secret")
+
+
+def test_the_chatops_group_names_delegates_and_ignores_the_bots_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBEPROBE_CHATOPS_DELEGATES", '["chatops-operator", "chatops-viewer"]')
+    monkeypatch.setenv("KUBEPROBE_CHATOPS_CENTER_URL", "http://127.0.0.1:8080")  # the bot's, not ours
+    monkeypatch.setenv("KUBEPROBE_CHATOPS_TOKEN_OPERATOR", "kp_bot")
+    assert CenterSettings().chatops.delegates == ["chatops-operator", "chatops-viewer"]

@@ -63,7 +63,11 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    settings = CenterSettings(data_dir=tmp_path / "data", admin_token=ADMIN)
+    settings = CenterSettings(
+        data_dir=tmp_path / "data",
+        admin_token=ADMIN,
+        chatops={"delegates": ["chatops-operator", "chatops-viewer"]},
+    )
     store = Store.connect(f"sqlite+aiosqlite:///{tmp_path / 'center.db'}", timeout=2.0)
     await store.migrate()
     app = create_app(settings, store=store, box=SecretBox(Fernet.generate_key()), maintenance=False)

@@ -123,3 +123,20 @@ async def test_unknown_buttons_and_forged_incident_actions(rig: Rig) -> None:
     assert "unknown action" in (await rig.bot.click(ALICE, ROOM, "drop-database:1")).text
     assert "your role viewer may not" in (await rig.bot.click(VICTOR, ROOM, "ack:1")).text
     assert "incident #5" in (await rig.bot.click(ALICE, ROOM, "silence-1h:5")).text
+
+
+async def test_the_audit_log_names_the_chat_user(rig: Rig) -> None:
+    await say(rig, ALICE, "/kp silence sandbox 1h change window")
+    await say(rig, ALICE, "/kp rerun pod-lifecycle sandbox")
+    audit = (await rig.http.get("/api/v1/audit")).json()
+    actors = {(a["resource"], a["actor"]) for a in audit}
+    assert ("silence", "test:alice via chatops-operator") in actors
+    silences = (await rig.http.get("/api/v1/silences")).json()
+    assert silences[0]["created_by"] == "test:alice via chatops-operator"
+    # a token that is not a delegate cannot claim to be someone else: the header is ignored
+    made = await rig.http.post("/api/v1/tokens", json={"name": "other-operator", "role": "operator"})
+    headers = {"Authorization": f"Bearer {made.json()['token']}", "X-KubeProbe-On-Behalf-Of": "test:alice"}
+    body = {"matchers": ["cluster=sandbox"], "ends": "2099-01-01T00:00:00Z"}
+    created = await rig.http.post("/api/v1/silences", json=body, headers=headers)
+    assert created.status_code == 201
+    assert created.json()["created_by"] == "other-operator"

@@ -140,7 +140,7 @@ def test_cli_parse_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
     lines = '{"text": "rerun pod-lifecycle on demo-1"}\n{"text": "/kp status demo-1"}\nnot json\n'
     proc = subprocess.run(
         [sys.executable, "-m", "kubeprobe.cli.main", "chatops", "parse", "--catalog", str(catalog)],
-        input=lines, capture_output=True, text=True, check=True, timeout=120,
+        input=lines, capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert out[0]["intent"] == "rerun"

@@ -12,6 +12,8 @@ passed down; nothing below the CLI and the app reads the environment.
 - ``retention`` (:class:`RetentionSettings`): how long raw runs and rollups are kept, how often.
 - ``analysis`` (:class:`AnalysisSettings`, ``KUBEPROBE_ANALYSIS_<FIELD>``): the analysis worker.
 - ``links`` (:class:`Links`): URLs to the dashboard's pages, for notifications (from public_url).
+- ``chatops`` (:class:`ChatOpsCenterSettings`, ``KUBEPROBE_CHATOPS_<FIELD>``): which API tokens (the
+  chat bot's) may act on behalf of a chat user.
 
 :class:`ClientSettings` is what the CLI reads to reach a center.
 """
@@ -59,6 +61,19 @@ class AnalysisSettings(BaseModel):
     )
     self_healing: bool = Field(default=False, description="Hand healable causes to self-healing.")
     model_cache: Path | None = Field(default=None, description="Where the trained classifier is cached.")
+
+
+class ChatOpsCenterSettings(BaseModel):
+    """chatops: the center's side of the chat bot. A request from a delegate token with the header
+    ``X-KubeProbe-On-Behalf-Of: <platform>:<user>`` keeps the token's role but is recorded (audit
+    log, acks, silences) as that chat user "via" the token; from any other token the header is
+    ignored. The bot's own ``KUBEPROBE_CHATOPS_*`` variables share the prefix and are ignored here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    delegates: list[str] = Field(
+        default_factory=list, description="Names of API tokens that may act on behalf of chat users."
+    )
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,7 @@ class CenterSettings(BaseSettings):
     max_in_flight: int = Field(default=16, gt=0, description="Runs executed at once by this center.")
     # -- analysis ---------------------------------------------------------------------------------
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    chatops: ChatOpsCenterSettings = Field(default_factory=ChatOpsCenterSettings)
 
     def report_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

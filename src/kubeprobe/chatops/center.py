@@ -45,7 +45,9 @@ class ChatCenter:
         body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        headers = {"Authorization": f"Bearer {self.settings.token(role)}", ON_BEHALF: user[:200]}
+        headers = {"Authorization": f"Bearer {self.settings.token(role)}"}
+        if ":" in user:  # a chat user (the bot's own reads go as the bot)
+            headers[ON_BEHALF] = user[:200]
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             resp = await self._http.request(method, path, json=body, params=query, headers=headers)

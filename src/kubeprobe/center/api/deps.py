@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -48,10 +49,27 @@ def role(needed: RoleName) -> Callable[..., Awaitable[Principal]]:
             who = await authenticate(session, creds.credentials)
         if not who.allows(needed):
             raise PermissionDeniedError(f"token {who.name!r} has role {who.role}; this needs {needed}")
+        who = on_behalf(request, who)
         request.state.principal = who
         return who
 
     return check
+
+
+ON_BEHALF = "x-kubeprobe-on-behalf-of"
+_CHAT_USER = re.compile(r"^[a-z]{2,16}:[!-~]{1,200}$")
+
+
+def on_behalf(request: Request, who: Principal) -> Principal:
+    """A delegate token (settings.chatops.delegates) asserting a chat user acts as that user, with
+    the token's role; the name is bounded so that it fits every column that records it."""
+    asserted = request.headers.get(ON_BEHALF)
+    settings: CenterSettings = request.app.state.settings
+    if not asserted or who.name not in settings.chatops.delegates:
+        return who
+    if not _CHAT_USER.match(asserted):
+        raise PermissionDeniedError(f"{ON_BEHALF}: want <platform>:<user id> in printable ASCII")
+    return Principal(f"{asserted[:48]} via {who.name}", who.role, who.run_id)
 
 
 def check_batch_size(request: Request, field: str, count: int) -> None:
