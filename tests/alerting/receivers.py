@@ -155,4 +155,5 @@ ROUTES: dict[str, Callable[[web.Request, Any], web.StreamResponse]] = {
     "/robot/send": _dingtalk,
     "/v2/enqueue": _pagerduty,
     "/hook": _webhook,
+    "/heartbeat": _webhook,
 }

@@ -7,7 +7,8 @@
   incident (`fleet/<cause>`) that names what the clusters share (recent changes seen on all of them,
   else the cause and its component); the cluster incidents become its children and stay quiet.
 - A PASSED signal resolves that case's part in every open incident; an incident whose cases all
-  passed resolves. A FLAKE is recorded only: it never opens, updates or escalates anything.
+  passed resolves. A PASSED signal of a staleness cause (reports resumed) resolves only
+  incidents of that cause. A FLAKE is recorded only: it never opens, updates or escalates anything.
 - Notices: `firing` once (not when muted, recorded-only or a fleet's child), `escalated` when the
   priority worsens, `reminder` at the priority's interval until acknowledged, `acknowledged`,
   `resolved` (only for incidents someone was told about). A muted incident whose silence ended while
@@ -23,6 +24,7 @@ from typing import Literal
 
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.alerting.silences import Silence, muted
+from kubeprobe.alerting.staleness import is_staleness
 
 State = Literal["firing", "acknowledged", "resolved"]
 Scope = Literal["case", "cluster", "fleet"]
@@ -328,6 +330,8 @@ def _merge_member(fleet: Incident, m: Member) -> None:
 
 def _passed(signal: Signal, open_incidents: list[Incident]) -> Decision:
     decision = Decision()
+    if is_staleness(signal.cause):  # reports resumed: that ends the silence, not a failure
+        open_incidents = [i for i in open_incidents if i.cause == signal.cause]
     # cluster incidents first, so a fleet incident resolves in the same signal as its last child
     for incident in sorted(open_incidents, key=lambda i: i.scope == "fleet"):
         member = incident.member(signal.cluster, signal.case)

@@ -29,6 +29,10 @@ RootCause = Literal[
     "certificate.expired",
     "auth.forbidden",
     "probe.timeout",
+    # silence is not health: a binding, cluster or resident probe that stopped reporting
+    "staleness.binding",
+    "staleness.cluster",
+    "staleness.resident",
     "unknown",
 ]
 
