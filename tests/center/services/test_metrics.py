@@ -113,3 +113,28 @@ async def test_grafana_dashboard_uses_only_exported_metrics(center_app: CenterAp
     used = {m for e in exprs for m in re.findall(r"kubeprobe_[a-z_]+", e)}
     assert used
     assert used <= exported, used - exported
+
+
+async def test_age_of_the_last_result_per_binding(center_app: CenterApp) -> None:
+    """Silence is not health: the stale-results alert of the Helm chart compares these two."""
+    admin = center_app.client("kp_test-admin-token")
+    await seed(admin)
+    await ok(await admin.post("/api/v1/groups", json={"name": "prod", "selector": {"env": "prod"}}), 201)
+    body = {"name": "basic-prod", "suite": "basic", "group": "prod", "interval_seconds": 60}
+    await ok(await admin.post("/api/v1/bindings", json=body), 201)
+    await ok(await admin.post("/api/v1/bindings", json={"name": "by-event", "case": "pod", "cluster": "c1",
+                                                         "events": ["deploy"]}), 201)  # fmt: skip
+    silent_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=150)
+    batch = [result("pod", "c0", "succeeded", silent_since, ms=10)]
+    await ok(await admin.post("/api/v1/results", json={"results": batch}), 202)
+    m = await scrape(center_app, "kp_test-admin-token")
+    labels = {"binding": "basic-prod", "cluster": "c0"}
+    age = value(m, "kubeprobe_binding_last_result_age_seconds", case="pod", **labels)
+    assert age is not None
+    assert 150 <= age < 150 + 120  # older than two intervals: stale
+    assert value(m, "kubeprobe_binding_interval_seconds", case="pod", **labels) == 60
+    never = value(m, "kubeprobe_binding_last_result_age_seconds", case="pod3", **labels)
+    assert never is not None
+    assert never < 120  # no result yet: counted from when the binding was made
+    ages = [k for k in m if k[0] == "kubeprobe_binding_last_result_age_seconds"]
+    assert len(ages) == 2  # c1 is not in the group; an event-only binding has no interval

@@ -127,6 +127,22 @@ class StoreCollector(Collector):
         for pair, seconds in sorted(snap.since_success.items()):
             since.add_metric(list(pair), seconds)
         yield since
+        age = GaugeMetricFamily(
+            "kubeprobe_binding_last_result_age_seconds",
+            "seconds since the last result of an interval binding's case on a cluster (since the binding "
+            "was made when there is none): silence is not health",
+            labels=["binding", "cluster", "case"],
+        )
+        interval = GaugeMetricFamily(
+            "kubeprobe_binding_interval_seconds",
+            "the binding's interval (stale: age above two of them)",
+            labels=["binding", "cluster", "case"],
+        )
+        for key, (seconds, every) in sorted(snap.binding_ages.items()):
+            age.add_metric(list(key), seconds)
+            interval.add_metric(list(key), every)
+        yield age
+        yield interval
         queue = GaugeMetricFamily("kubeprobe_queue_depth", "runs not finished yet", labels=["state"])
         for state in state_values(UNFINISHED_STATES):
             queue.add_metric([state], snap.queue.get(state, 0))
