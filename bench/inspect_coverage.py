@@ -71,20 +71,27 @@ async def seed_unschedulable(kube: KubeClient, count: int, timeout: float = 300)
         await asyncio.sleep(2)
 
 
-def k8sgpt_reported(output: bytes) -> set[str]:
-    """namespace/name of the pods k8sgpt's JSON report names."""
-    start = output.find(b"{")
+def k8sgpt_report(output: bytes) -> dict[str, Any]:
+    """k8sgpt's JSON report (after any log lines before it), or {}."""
+    start = output.find(b"\n{")
+    start = start + 1 if start >= 0 else output.find(b"{")
     try:
         doc = json.loads(output[start:]) if start >= 0 else {}
     except ValueError:
-        return set()
-    return {str(r.get("name")) for r in doc.get("results") or [] if r.get("kind") == "Pod"}
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
-def k8sgpt_coverage(output: bytes, expected: set[str]) -> dict[str, int]:
-    reported = k8sgpt_reported(output)
+def k8sgpt_coverage(output: bytes, expected: set[str]) -> tuple[dict[str, int], list[str]]:
+    """Coverage metrics, and the analyzers' errors k8sgpt lists in its report (an analyzer whose
+    LIST failed reports nothing, yet k8sgpt exits 0)."""
+    doc = k8sgpt_report(output)
+    reported = {str(r.get("name")) for r in doc.get("results") or [] if r.get("kind") == "Pod"}
+    errors = [str(e) for e in doc.get("errors") or []]
     return {
         "k8sgpt_pods_expected": len(expected),
         "k8sgpt_pods_reported_of_expected": len(expected & reported),
         "k8sgpt_pods_reported": len(reported),
-    }
+        "k8sgpt_report_errors": len(errors),
+        "k8sgpt_pod_analyzer_failed": int(any(e.startswith("[Pod]") for e in errors)),
+    }, errors

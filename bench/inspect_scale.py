@@ -38,7 +38,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.common import write_result
-from bench.inspect_coverage import expected_pods, k8sgpt_coverage, seed_unschedulable
+from bench.inspect_coverage import SEED_LABEL, expected_pods, k8sgpt_coverage, seed_unschedulable
 from bench.inspect_floor import FloorRun, sweep_plan, true_floor
 from bench.inspect_tools import CACHE, TOOLS, build_tool, measured
 from kubeprobe.cases.inspections.engine import SweepOptions
@@ -161,12 +161,13 @@ async def prepare(args: argparse.Namespace) -> Sandbox:
 
 
 async def count_cluster(sandbox: Sandbox) -> tuple[int, int]:
-    """Nodes and pods of a cluster (metadata-only pages)."""
+    """Nodes and pods of a cluster (metadata-only pages), not counting the pods the bench seeds."""
     counts = []
     async with sandbox.client(timeout=300) as kube:
         for path in ("/api/v1/nodes", "/api/v1/pods"):
             total = 0
-            async for page in kube.iter_pages(path, limit=5000, metadata_only=True):
+            unseeded = {"labelSelector": f"!{SEED_LABEL}"}
+            async for page in kube.iter_pages(path, limit=5000, metadata_only=True, **unseeded):
                 total += len(page.get("items") or [])
             counts.append(total)
     return counts[0], counts[1]
@@ -331,7 +332,10 @@ def measure_tools(
             if linter in outcome.get("scanned", {}):
                 results[f"{tool}_{linter}_scanned"] = outcome["scanned"][linter]
         if tool == "k8sgpt":
-            results.update(k8sgpt_coverage(outcome["report"], expected))
+            coverage, analyzer_errors = k8sgpt_coverage(outcome["report"], expected)
+            results.update(coverage)
+            if analyzer_errors:
+                errors["k8sgpt_report"] = json.dumps(analyzer_errors)[:1500]
         results[f"{tool}_ratio_to_sweep"] = round(outcome["seconds"] / results["sweep_s"], 2)
         results[f"{tool}_load_avg_1m"] = outcome["load_avg_1m"]
         console.print(f"  {tool}: {outcome['seconds']:.1f}s, {outcome['peak_rss_mb']:.0f} MB")

@@ -59,7 +59,7 @@ def _findings(
         if resource not in seen:
             seen.add(resource)
             sweep.stats.append(ListStats(resource))
-        check.observe(resource, item)
+        check.observe_page(resource, [item])
     if discovery:
         for res in discovery.resources:
             if res not in seen:

@@ -8,7 +8,8 @@ memory for that sweep. The engine calls, in order:
    ``observe`` needs them; raising :class:`CheckSkipped` says the check does not apply (an input
    it needs was not configured);
 2. ``observe(resource, obj)`` — once per object of every resource in ``needs``, while the pages
-   stream past (keep only what the findings need: memory must not grow with the cluster);
+   stream past (keep only what the findings need: memory must not grow with the cluster); the
+   engine calls ``observe_page(resource, items)``, which calls ``observe`` for each object;
 3. ``findings(sweep)`` — the findings, after every LIST ended.
 
 A field selector in a need is a hint to shrink the LIST; ``observe`` still filters by itself,
@@ -70,6 +71,13 @@ class Check:
     def observe(self, resource: Resource, obj: Obj) -> None:
         """One object of a needed resource (default: ignore)."""
         return None
+
+    def observe_page(self, resource: Resource, items: list[Obj]) -> None:
+        """One page of a needed resource; what the engine calls (default: ``observe`` on each
+        object). A check that ignores a whole resource says so here, once per page."""
+        observe = self.observe
+        for obj in items:
+            observe(resource, obj)
 
     def findings(self, sweep: Sweep) -> Iterable[Finding]:
         raise NotImplementedError

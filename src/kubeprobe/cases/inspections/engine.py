@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,6 @@ from kubeprobe.model import Finding
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-Observe = Callable[[Resource, Obj], None]
 
 
 @dataclass(frozen=True)
@@ -53,26 +52,23 @@ class _Router:
                 continue
             for need in check.wants():
                 self.by_key.setdefault(need.resource.key, []).append(check)
-        self._cache: dict[tuple[str, str], list[tuple[Check, Observe]]] = {}
+        self._cache: dict[tuple[str, str], list[Check]] = {}
 
-    def targets(self, resource: Resource) -> list[tuple[Check, Observe]]:
-        """The checks (and their bound ``observe``) still working that see ``resource``."""
+    def targets(self, resource: Resource) -> list[Check]:
+        """The checks still working that see ``resource``."""
         found = self._cache.get(resource.key)
         if found is None:
             found = [
-                (c, c.observe)
-                for c in [*self.by_key.get(resource.key, []), *self.everything]
-                if c.id not in self.broken
+                c for c in [*self.by_key.get(resource.key, []), *self.everything] if c.id not in self.broken
             ]
             self._cache[resource.key] = found
         return found
 
     def visit(self, resource: Resource, items: list[Obj]) -> None:
-        """One page: each check that sees the resource observes every object of it in turn."""
-        for check, observe in self.targets(resource):
+        """One page: each check that sees the resource observes it in turn."""
+        for check in self.targets(resource):
             try:
-                for obj in items:
-                    observe(resource, obj)
+                check.observe_page(resource, items)
             except Exception as exc:  # a bug in one check must not hide the others' findings
                 log.exception("check %s failed on %s", check.id, resource)
                 self.broken[check.id] = f"check failed on {resource}: {type(exc).__name__}: {exc}"

@@ -28,9 +28,14 @@ class StuckFinalizerCheck(Check):
         super().__init__(*args)
         self.found: dict[str, Finding] = {}
 
-    def observe(self, resource: Resource, obj: Obj) -> None:
+    def observe_page(self, resource: Resource, items: list[Obj]) -> None:
         if resource.key in (PODS.key, NAMESPACES.key):
             return  # their own checks know more about them
+        super().observe_page(resource, items)
+
+    def observe(self, resource: Resource, obj: Obj) -> None:
+        if resource.key in (PODS.key, NAMESPACES.key):
+            return
         m = meta(obj)
         finalizers = m.get("finalizers") or []
         overdue = age_seconds(m.get("deletionTimestamp"), self.now)
