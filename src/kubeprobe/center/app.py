@@ -17,6 +17,7 @@ from kubeprobe import __version__
 from kubeprobe.center.api import alerting as alerting_api
 from kubeprobe.center.api import analysis as analysis_api
 from kubeprobe.center.api import errors, fleet, gates, ops, resources, runs, silences, triggers
+from kubeprobe.center.api import remedy as remedy_api
 from kubeprobe.center.api import resident as resident_api
 from kubeprobe.center.api.ops import CenterMetrics
 from kubeprobe.center.credentials import SecretBox, load_secret_box
@@ -106,7 +107,19 @@ async def bootstrap_admin(store: Store, settings: CenterSettings) -> Path | None
 
 
 #: The API's route modules, in the order of the OpenAPI document.
-ROUTES = (ops, resources, runs, triggers, gates, resident_api, analysis_api, fleet, alerting_api, silences)
+ROUTES = (
+    ops,
+    resources,
+    runs,
+    triggers,
+    gates,
+    resident_api,
+    analysis_api,
+    fleet,
+    alerting_api,
+    silences,
+    remedy_api,
+)
 
 
 def create_app(

@@ -17,6 +17,7 @@ from kubeprobe.cli.execute import gate, run
 from kubeprobe.cli.inspect import inspect_command
 from kubeprobe.cli.operator import operator_app
 from kubeprobe.cli.rca import rca_app
+from kubeprobe.cli.remedy import remedy_app
 from kubeprobe.cli.runs import runs_app
 from kubeprobe.cli.sandbox import sandbox_app
 from kubeprobe.cli.server import server
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(operator_app, name="operator")
 app.add_typer(rca_app, name="rca")
+app.add_typer(remedy_app, name="remedy")
 app.command()(demo)
 app.command()(run)
 app.command()(gate)

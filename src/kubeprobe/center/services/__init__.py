@@ -9,4 +9,5 @@ it. They write no SQL: they call the store.
 - maintenance: rollups and retention
 - metrics: the Prometheus collector over the store
 - builtin: the built-in case templates registered at start
+- remediation: an approved remediation → one attempt under the defender, exactly once
 """

@@ -10,5 +10,5 @@ Store; they take validated input models of `schemas/` and return the API's views
 - rollups, health, fleet, metrics: aggregates and read models
 - gates, analysis: gates' runs and history; run analysis and feedback
 - incident_log, routing, silences: incidents and deliveries; receivers and routes; silences
-- remedy: the defender's shared state and audit (SqlDefenderStore)
+- remedy, remediations: the defender's shared state and audit (SqlDefenderStore); remediations
 """

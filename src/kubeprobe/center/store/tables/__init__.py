@@ -38,7 +38,7 @@ from kubeprobe.center.store.tables.catalog import (
     Suite,
     SuiteCase,
 )
-from kubeprobe.center.store.tables.remedy import DefenderStateRow, RemedyAuditRow
+from kubeprobe.center.store.tables.remedy import DefenderStateRow, RemediationRow, RemedyAuditRow
 from kubeprobe.center.store.tables.resident import ResidentReport
 from kubeprobe.center.store.tables.rollups import CenterState, DailyRollup, LatencyBuckets, Rollup
 from kubeprobe.center.store.tables.runs import CaseStatus, Run, RunFinding
@@ -64,6 +64,7 @@ __all__ = [
     "LatencyBuckets",
     "RcaFeedback",
     "ReceiverRow",
+    "RemediationRow",
     "RemedyAuditRow",
     "ResidentReport",
     "Rollup",

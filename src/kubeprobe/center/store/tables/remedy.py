@@ -27,3 +27,25 @@ class RemedyAuditRow(Base):
     request_id: Mapped[str] = mapped_column(String(253))
     cluster: Mapped[str] = mapped_column(String(253))
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RemediationRow(Base):
+    """One remediation: proposed → awaiting-approval → approved → running → verified | failed |
+    denied | ... . State changes are conditional UPDATEs, so an approval or a claim happens once."""
+
+    __tablename__ = "remedy_remediations"
+    __table_args__ = (Index(None, "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster: Mapped[str] = mapped_column(String(253))
+    action: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))
+    proposed_by: Mapped[str] = mapped_column(String(253))
+    approver: Mapped[str] = mapped_column(String(253))
+    created: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,4 +1,4 @@
-"""remediation: the defender's shared state (compare-and-set) and its append-only audit
+"""remediation: the defender's shared state (compare-and-set), its append-only audit, remediations
 
 Revision ID: 0011
 Revises: 0010
@@ -37,9 +37,32 @@ def upgrade() -> None:
     with op.batch_alter_table("remedy_audit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_remedy_audit_request_id"), ["request_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_remedy_audit_cluster_seq"), ["cluster", "seq"], unique=False)
+    op.create_table(
+        "remedy_remediations",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("cluster", sa.String(length=253), nullable=False),
+        sa.Column("action", sa.String(length=63), nullable=False),
+        sa.Column("kind", sa.String(length=63), nullable=False),
+        sa.Column("name", sa.String(length=253), nullable=False),
+        sa.Column("namespace", sa.String(length=253), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("proposed_by", sa.String(length=253), nullable=False),
+        sa.Column("approver", sa.String(length=253), nullable=False),
+        sa.Column("created", sa.Float(), nullable=False),
+        sa.Column("updated", sa.Float(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_remedy_remediations")),
+    )
+    with op.batch_alter_table("remedy_remediations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_remedy_remediations_state"), ["state"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("remedy_remediations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_remedy_remediations_state"))
+    op.drop_table("remedy_remediations")
     with op.batch_alter_table("remedy_audit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_remedy_audit_cluster_seq"))
         batch_op.drop_index(batch_op.f("ix_remedy_audit_request_id"))

@@ -1,0 +1,104 @@
+"""Routes of remediations: propose, list, show, approve, deny. An approve moves the remediation
+from awaiting-approval to approved once (a second approve is a no-op) and starts its execution."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from kubeprobe.center.api.deps import BoxDep, Operator, StoreDep, Viewer
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.errors import InvalidInputError, NotFoundError
+from kubeprobe.center.schemas.remedy import ApprovalOut, PauseIn, RemediationIn, RemediationOut
+from kubeprobe.center.services.remediation import execute
+from kubeprobe.center.store import remediations
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.remedy import SqlDefenderStore
+from kubeprobe.remedy.actions import ACTIONS
+from kubeprobe.remedy.defender import Defender, Mode
+from kubeprobe.remedy.errors import ActionError, UnknownRemediationError
+
+router = APIRouter(prefix="/api/v1")
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _start(request: Request, store: Store, box: SecretBox, rid: int) -> None:
+    tasks: set[asyncio.Task[str]] = request.app.state.__dict__.setdefault("remediation_tasks", set())
+    task = asyncio.create_task(execute(store, box, rid))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+@router.post("/remediations", status_code=201, response_model=RemediationOut, tags=["remediations"])
+async def propose(
+    body: RemediationIn, request: Request, who: Operator, store: StoreDep, box: BoxDep
+) -> RemediationOut:
+    """Propose a remediation; ``approval`` waits for an approve, ``auto`` and ``shadow`` start now."""
+    try:
+        kind = ACTIONS.get(body.action).kind
+    except ActionError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    state = "awaiting-approval" if body.mode is Mode.APPROVAL else "approved"
+    async with store.transaction() as s:
+        out = await remediations.propose(s, body, kind, who.name, state)
+    if state == "approved":
+        _start(request, store, box, out.id)
+    return out
+
+
+@router.get("/remediations", response_model=list[RemediationOut], tags=["remediations"])
+async def list_remediations(
+    who: Viewer,
+    store: StoreDep,
+    state: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RemediationOut]:
+    async with store.transaction() as s:
+        return await remediations.list_remediations(s, state=state, limit=limit)
+
+
+@router.get("/remediations/{rid}", response_model=RemediationOut, tags=["remediations"])
+async def show(rid: Id, who: Viewer, store: StoreDep) -> RemediationOut:
+    async with store.transaction() as s:
+        return await remediations.get(s, rid)
+
+
+@router.post("/remediations/{rid}/approve", response_model=ApprovalOut, tags=["remediations"])
+async def approve(rid: Id, request: Request, who: Operator, store: StoreDep, box: BoxDep) -> ApprovalOut:
+    async with store.transaction() as s:
+        await remediations.get(s, rid)
+        changed = await remediations.transition(s, rid, "awaiting-approval", "approved", approver=who.name)
+    if changed:
+        _start(request, store, box, rid)
+    async with store.transaction() as s:
+        return ApprovalOut(changed=changed, remediation=await remediations.get(s, rid))
+
+
+@router.post("/remediations/{rid}/deny", response_model=ApprovalOut, tags=["remediations"])
+async def deny(rid: Id, who: Operator, store: StoreDep) -> ApprovalOut:
+    async with store.transaction() as s:
+        await remediations.get(s, rid)
+        changed = await remediations.transition(s, rid, "awaiting-approval", "denied", approver=who.name)
+        return ApprovalOut(changed=changed, remediation=await remediations.get(s, rid))
+
+
+@router.post("/remedy/pause", status_code=204, tags=["remediations"])
+async def pause(body: PauseIn, who: Operator, store: StoreDep) -> Response:
+    """The kill switch: the defender grants nothing matching (cluster, action) until resumed."""
+    await Defender(SqlDefenderStore(store), replica="api").pause(
+        cluster=body.cluster, action=body.action, by=who.name, reason=body.reason
+    )
+    return Response(status_code=204)
+
+
+@router.post("/remedy/resume", status_code=204, tags=["remediations"])
+async def resume(body: PauseIn, who: Operator, store: StoreDep) -> Response:
+    try:
+        await Defender(SqlDefenderStore(store), replica="api").resume(
+            cluster=body.cluster, action=body.action, by=who.name
+        )
+    except UnknownRemediationError as exc:
+        raise NotFoundError(str(exc)) from exc
+    return Response(status_code=204)

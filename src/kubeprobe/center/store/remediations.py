@@ -1,0 +1,85 @@
+"""Remediations in the store. Every state change is one conditional UPDATE (``WHERE state =
+:expected``), so of two approvals, or two replicas claiming an approved remediation, exactly one
+changes the row; the other sees 0 rows and changes nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kubeprobe.center.errors import NotFoundError
+from kubeprobe.center.schemas.remedy import RemediationIn, RemediationOut
+from kubeprobe.center.store.tables import Cluster
+from kubeprobe.center.store.tables.remedy import RemediationRow
+
+
+def remediation_out(row: RemediationRow) -> RemediationOut:
+    return RemediationOut.model_validate(row, from_attributes=True)
+
+
+async def propose(
+    session: AsyncSession, body: RemediationIn, kind: str, by: str, state: str
+) -> RemediationOut:
+    now = time.time()
+    row = RemediationRow(
+        cluster=body.cluster,
+        action=body.action,
+        kind=kind,
+        name=body.name,
+        namespace=body.namespace,
+        params=body.params,
+        mode=str(body.mode),
+        state=state,
+        proposed_by=by,
+        approver="",
+        created=now,
+        updated=now,
+        result={},
+    )
+    session.add(row)
+    await session.flush()
+    return remediation_out(row)
+
+
+async def get(session: AsyncSession, rid: int) -> RemediationOut:
+    row = await session.get(RemediationRow, rid)
+    if row is None:
+        raise NotFoundError(f"no remediation {rid}")
+    return remediation_out(row)
+
+
+async def list_remediations(session: AsyncSession, *, state: str | None, limit: int) -> list[RemediationOut]:
+    query = select(RemediationRow).order_by(RemediationRow.id.desc()).limit(limit)
+    if state:
+        query = query.where(RemediationRow.state == state)
+    return [remediation_out(r) for r in (await session.execute(query)).scalars()]
+
+
+async def transition(
+    session: AsyncSession,
+    rid: int,
+    expected: str,
+    new: str,
+    *,
+    approver: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> bool:
+    """Move ``rid`` from ``expected`` to ``new``; False (nothing changed) if it was not in ``expected``."""
+    values: dict[str, Any] = {"state": new, "updated": time.time()}
+    if approver is not None:
+        values["approver"] = approver
+    if result is not None:
+        values["result"] = result
+    done = await session.execute(
+        update(RemediationRow)
+        .where(RemediationRow.id == rid, RemediationRow.state == expected)
+        .values(**values)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def cluster_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Cluster))).scalar_one())
