@@ -68,7 +68,7 @@ async def execute(
             "error": done.error,
             "denials": [f"{d.code}: {d.message}" for d in (done.decision.denials if done.decision else ())],
         }
-    except (KubeError, RemedyError, CenterError) as exc:
+    except (KubeError, RemedyError, CenterError, ValueError, TypeError) as exc:  # bad params included
         log.warning("remediation %s on %s: %s", rid, rem.cluster, exc)
         state, result = "error", {"error": str(exc)}
     async with store.transaction() as s:
