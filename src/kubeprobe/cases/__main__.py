@@ -2,7 +2,8 @@
 
 Input comes from the contract's environment variables (run id, deadline, report URL and token,
 cluster and case names, one variable per parameter) and a kubeconfig (``KUBECONFIG``, optional
-``KUBEPROBE_KUBE_CONTEXT``). The result is POSTed to the center with the SDK.
+``KUBEPROBE_KUBE_CONTEXT``), or in a pod without ``KUBECONFIG`` its service account (the pod
+runner's run pods). The result is POSTed to the center with the SDK.
 
 Exit codes: 0 reported success, 1 reported failure, 3 could not run (error: nothing reported, the
 reason on stderr), 4 ran out of time, 5 the report could not be delivered.
@@ -20,6 +21,7 @@ from kubeprobe.cases.registry import UnknownCaseError, builtin_registry
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import load_kubeconfig
 from kubeprobe.kube.errors import KubeConfigError
+from kubeprobe.kube.incluster import in_cluster_connection
 from kubeprobe.sdk import contract as c
 from kubeprobe.sdk.report import Destination, ReportError, send
 
@@ -30,7 +32,10 @@ async def _run(template_name: str) -> Outcome:
     template = builtin_registry().get(template_name)
     env = os.environ
     deadline = dt.datetime.fromisoformat(env[c.DEADLINE].replace("Z", "+00:00"))
-    conn = load_kubeconfig(env.get("KUBECONFIG", "~/.kube/config"), env.get("KUBEPROBE_KUBE_CONTEXT"))
+    if env.get("KUBECONFIG") or not env.get("KUBERNETES_SERVICE_HOST"):
+        conn = load_kubeconfig(env.get("KUBECONFIG", "~/.kube/config"), env.get("KUBEPROBE_KUBE_CONTEXT"))
+    else:
+        conn = in_cluster_connection()
     async with KubeClient(conn) as kube:
         return await execute(
             template,

@@ -14,6 +14,7 @@ from kubeprobe.cli.center_client import CenterClientError
 from kubeprobe.cli.chatops import chatops_app
 from kubeprobe.cli.demo import demo
 from kubeprobe.cli.execute import gate, run
+from kubeprobe.cli.image import image_app
 from kubeprobe.cli.inspect import inspect_command
 from kubeprobe.cli.operator import operator_app
 from kubeprobe.cli.rca import rca_app
@@ -36,6 +37,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(image_app, name="image")
 app.add_typer(operator_app, name="operator")
 app.add_typer(rca_app, name="rca")
 app.add_typer(remedy_app, name="remedy")

@@ -13,17 +13,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kubeprobe.sandbox import preflight, realcluster
 from kubeprobe.sandbox.build import Builder
 from kubeprobe.sandbox.cluster import Sandbox, list_sandboxes
 from kubeprobe.sandbox.components import ORDER
 from kubeprobe.sandbox.errors import SandboxError
 from kubeprobe.sandbox.faults import Faults
+from kubeprobe.sandbox.nodebuild import NodeBuilder
+from kubeprobe.sandbox.nodefaults import NodeFaults
 
 sandbox_app = typer.Typer(
     help=(
         "A real Kubernetes control plane on this machine (etcd, kube-apiserver, "
         "controller-manager, scheduler) with kwok-simulated nodes, for tests and demos. "
-        "Pods never run containers: kwok moves them through their phases."
+        "On kwok nodes pods never run containers (kwok moves them through their phases); "
+        "`up --real-nodes N` adds real nodes (kubelet, containerd, CNI, kube-proxy, CoreDNS) where they do."
     ),
     no_args_is_help=True,
 )
@@ -54,8 +58,23 @@ def build_binaries() -> Path:
         return Builder(report=report).build()
 
 
+def build_node_binaries() -> Path:
+    """Build (or find cached) the real nodes' binaries, with a spinner."""
+    with err.status("checking real-node binaries", spinner="dots") as status:
+
+        def report(message: str) -> None:
+            status.update(message)
+            _say(message)
+
+        return NodeBuilder(report=report).build()
+
+
 @sandbox_app.command()
-def build() -> None:
+def build(
+    real_nodes: Annotated[
+        bool, typer.Option("--real-nodes", help="Also kubelet, kube-proxy, containerd, ctr, CoreDNS, pause.")
+    ] = False,
+) -> None:
     """Build etcd, kube-apiserver, controller-manager, scheduler and kwok (pinned versions).
 
     Sources come from the Go module proxy; output goes to a per-user cache folder keyed by the
@@ -63,6 +82,18 @@ def build() -> None:
     """
     path = build_binaries()
     out.print(str(path))
+    if real_nodes:
+        out.print(str(build_node_binaries()))
+
+
+@sandbox_app.command("preflight")
+def preflight_command() -> None:
+    """Say whether this machine can run real nodes, and exactly what is missing if not."""
+    problems = preflight.missing()
+    if not problems:
+        out.print("this machine can run real nodes")
+        return
+    preflight.check()
 
 
 @sandbox_app.command("build-helm")
@@ -83,15 +114,62 @@ def up(
     apiserver_port: Annotated[
         int | None, typer.Option(help="Fixed API server port (default: a free one).")
     ] = None,
+    real_nodes: Annotated[
+        int,
+        typer.Option(
+            "--real-nodes",
+            min=0,
+            max=8,
+            help="Real nodes beside the kwok nodes (root; see `sandbox preflight`), tainted "
+            "kubeprobe.io/real-node=true:NoSchedule, with CoreDNS and kube-proxy.",
+        ),
+    ] = 0,
 ) -> None:
     """Start a sandbox (building binaries first if needed); returns when it is ready.
 
     Idempotent: when the sandbox already runs, it says so and changes nothing.
     """
+    if real_nodes:
+        preflight.check()
     bin_dir = build_binaries()
+    node_bin = build_node_binaries() if real_nodes else None
     sandbox = Sandbox(name)
-    asyncio.run(sandbox.up(bin_dir, node_count=nodes, apiserver_port=apiserver_port, report=_say))
+    asyncio.run(
+        sandbox.up(
+            bin_dir,
+            node_count=nodes,
+            apiserver_port=apiserver_port,
+            real_nodes=real_nodes,
+            node_bin_dir=node_bin,
+            report=_say,
+        )
+    )
+    if sandbox.real_nodes:
+        _say(
+            f"pods reach this machine (the API server, CoreDNS, a center) at {sandbox.real_nodes['host_ip']}"
+        )
     out.print(f"export KUBECONFIG={sandbox.kubeconfig}")
+
+
+@sandbox_app.command("load-image")
+def load_image(
+    archive: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="OCI or Docker image archive.")
+    ],
+    name: NameOpt = "default",
+) -> None:
+    """Import an image archive (e.g. from `kubeprobe image build`) into every real node's containerd.
+
+    Pods then use it by its name with imagePullPolicy IfNotPresent or Never.
+    """
+    sandbox = Sandbox(name)
+    if not sandbox.real_nodes:
+        raise SandboxError(
+            f"sandbox {name!r} has no real nodes: start one with "
+            f"`kubeprobe sandbox up --name {name} --real-nodes 1`"
+        )
+    nodes_done = realcluster.load_archive(sandbox.state, archive)
+    _say(f"{archive.name} loaded into {', '.join(nodes_done)}")
 
 
 @sandbox_app.command()
@@ -272,3 +350,77 @@ def cert_secret(
     when = dt.datetime.now(dt.UTC) + _parse_duration(expires_in)
     asyncio.run(_faults(name).expiring_tls_secret(namespace, secret, when))
     _say(f"secret {namespace}/{secret}: certificate expires {when:%Y-%m-%dT%H:%M:%SZ}")
+
+
+# -- node-side faults (sandboxes with real nodes) --------------------------------------------------
+NodeOpt = Annotated[int, typer.Option("--node", min=0, help="Index of the real node (real-node-N).")]
+UndoOpt = Annotated[bool, typer.Option("--undo", help="Undo the fault.")]
+
+
+def _node_faults(name: str) -> NodeFaults:
+    return NodeFaults(Sandbox(name))
+
+
+@fault_app.command("stop-runtime")
+def stop_runtime(name: NameOpt = "default", node: NodeOpt = 0, undo: UndoOpt = False) -> None:
+    """Stop a real node's containerd (its containers run on; new pods get no sandbox)."""
+    faults = _node_faults(name)
+    asyncio.run(faults.start_runtime(node)) if undo else faults.stop_runtime(node)
+    _say(f"containerd of real-node-{node} {'started' if undo else 'stopped'}")
+
+
+@fault_app.command("stop-kubelet")
+def stop_kubelet(name: NameOpt = "default", node: NodeOpt = 0, undo: UndoOpt = False) -> None:
+    """Stop a real node's kubelet (the node goes NotReady after its grace period)."""
+    faults = _node_faults(name)
+    asyncio.run(faults.start_kubelet(node)) if undo else faults.stop_kubelet(node)
+    _say(f"kubelet of real-node-{node} {'started' if undo else 'stopped'}")
+
+
+@fault_app.command("stop-kube-proxy")
+def stop_kube_proxy(name: NameOpt = "default", node: NodeOpt = 0, undo: UndoOpt = False) -> None:
+    """Stop a real node's kube-proxy and flush its rules (Services stop working there)."""
+    faults = _node_faults(name)
+    asyncio.run(faults.start_kube_proxy(node)) if undo else faults.stop_kube_proxy(node)
+    _say(f"kube-proxy of real-node-{node} {'started' if undo else 'stopped, its rules flushed'}")
+
+
+@fault_app.command("stop-dns")
+def stop_dns(name: NameOpt = "default", undo: UndoOpt = False) -> None:
+    """Stop CoreDNS (cluster DNS names stop resolving)."""
+    faults = _node_faults(name)
+    asyncio.run(faults.start_dns()) if undo else faults.stop_dns()
+    _say(f"CoreDNS {'started' if undo else 'stopped'}")
+
+
+@fault_app.command("remove-image")
+def remove_image(image: str, name: NameOpt = "default") -> None:
+    """Remove an image from every real node. Undo: `sandbox load-image ARCHIVE`."""
+    removed = _node_faults(name).remove_image(image)
+    _say(f"{image} removed from {', '.join(removed) or 'no node (it was not there)'}")
+
+
+@fault_app.command("crash-loop")
+def crash_loop(
+    namespace: str,
+    name: NameOpt = "default",
+    image: Annotated[str | None, typer.Option(help="An image with python3 (default: KubeProbe's).")] = None,
+    undo: UndoOpt = False,
+) -> None:
+    """A Deployment on a real node whose container keeps exiting (CrashLoopBackOff)."""
+    from kubeprobe.sandbox.image import default_tag
+
+    faults = _node_faults(name)
+    if undo:
+        asyncio.run(faults.remove_crash_loop(namespace))
+    else:
+        asyncio.run(faults.crash_loop(namespace, image or default_tag()))
+    _say(f"crash-looping deployment in {namespace} {'removed' if undo else 'created'}")
+
+
+@fault_app.command("disk-pressure")
+def disk_pressure(name: NameOpt = "default", node: NodeOpt = 0, undo: UndoOpt = False) -> None:
+    """Make a real node report DiskPressure (kubelet's eviction threshold above what is free)."""
+    faults = _node_faults(name)
+    asyncio.run(faults.relieve_pressure(node) if undo else faults.disk_pressure(node))
+    _say(f"real-node-{node} {'has no DiskPressure' if undo else 'reports DiskPressure'}")

@@ -9,6 +9,12 @@ unschedulable or an image that cannot be pulled → ``error`` with the reason; t
 garbage collector remove the pod; :func:`sweep` removes what a crash left behind. When the center
 stops while a run's pod runs, the pod is left alone and :meth:`PodRunner.adopt` lets the next
 center follow it to its end.
+
+Where run pods go is the cluster's to say: the ConfigMap ``kubeprobe-system/kubeprobe-runner``
+(key ``pod-overrides``, a JSON object of pod spec fields such as ``nodeSelector``,
+``tolerations``, ``priorityClassName``) is merged into every run pod's spec; the runner's own
+``pod_overrides`` win over it. A sandbox with real nodes writes it so run pods land where
+containers really run.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ RUN_LABEL = "kubeprobe.io/run-id"
 CASE_LABEL = "kubeprobe.io/case"
 MANAGED = {"app.kubernetes.io/managed-by": "kubeprobe"}
 DEADLINE_ANNOTATION = "kubeprobe.io/deadline"
+RUNNER_CONFIGMAP = "kubeprobe-runner"
+#: Pod spec fields a cluster's runner ConfigMap may set (nothing that changes what runs or as whom).
+PLACEMENT_FIELDS = ("nodeSelector", "tolerations", "affinity", "priorityClassName", "runtimeClassName")
 PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 CONFIG_FAILURES = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
@@ -73,6 +82,7 @@ class PodRunner:
         self.pod_overrides = pod_overrides or {}
         self.rbac_cache_seconds = rbac_cache_seconds
         self._rbac_cache: dict[tuple[str, str], tuple[str, float]] = {}
+        self._placement_cache: dict[str, tuple[dict[str, Any], float]] = {}
 
     async def run(self, request: RunRequest) -> RunEnd:
         if not request.case.image:
@@ -178,6 +188,7 @@ class PodRunner:
                     "activeDeadlineSeconds": max(remaining, 1),
                     "terminationGracePeriodSeconds": 5,
                     "containers": [container],
+                    **await self._placement(kube),
                     **self.pod_overrides,
                 }
             ),
@@ -185,6 +196,25 @@ class PodRunner:
         created = await kube.create(f"/api/v1/namespaces/{NAMESPACE}/pods", pod)
         name: str = created["metadata"]["name"]
         return name
+
+    async def _placement(self, kube: KubeClient) -> dict[str, Any]:
+        """The cluster's placement for run pods (its ``kubeprobe-runner`` ConfigMap), cached like RBAC."""
+        now = time.monotonic()
+        cached = self._placement_cache.get(kube.conn.server)
+        if cached and now - cached[1] < self.rbac_cache_seconds:
+            return cached[0]
+        placement: dict[str, Any] = {}
+        try:
+            cm = await kube.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{RUNNER_CONFIGMAP}")
+            raw = json.loads((cm.get("data") or {}).get("pod-overrides") or "{}")
+            if isinstance(raw, dict):
+                placement = {k: v for k, v in raw.items() if k in PLACEMENT_FIELDS}
+        except NotFoundError:
+            pass
+        except (KubeError, ValueError) as exc:
+            log.warning("cannot read %s/%s: %s; run pods use no placement", NAMESPACE, RUNNER_CONFIGMAP, exc)
+        self._placement_cache[kube.conn.server] = (placement, now)
+        return placement
 
     async def _ensure_rbac(self, kube: KubeClient, request: RunRequest) -> str:
         """A ServiceAccount per template bound (by a ClusterRole and its binding, both named

@@ -88,6 +88,42 @@ def _ldflags(module: str, pins: Pins) -> str:
     return "-s -w"
 
 
+def run_go(component: str, cmd: list[str], cwd: Path, log: Path) -> str:
+    """Run a ``go`` command (local toolchain, no cgo, read-only go.mod), appending to ``log``;
+    BuildError with the log's last lines when it fails. Returns its stdout."""
+    env = {
+        **os.environ,
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+        "GOFLAGS": "-mod=readonly -buildvcs=false",
+    }
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"$ (cd {cwd} && {' '.join(cmd)})\n")
+        out.flush()
+        try:
+            proc = subprocess.run(
+                cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=out, text=True, check=False
+            )
+        except OSError as exc:
+            raise BuildError(component, cmd, log, f"    {exc}") from exc
+        out.write(proc.stdout)
+    if proc.returncode != 0:
+        lines = log.read_text(errors="replace").splitlines()[-15:]
+        raise BuildError(component, cmd, log, "\n".join(f"    {ln}" for ln in lines))
+    return proc.stdout
+
+
+def copy_sources(work: Path) -> Path:
+    """Copy the wrapper modules out of the package (which may be read-only) to ``work``."""
+    if work.exists():
+        shutil.rmtree(work)
+    src = resources.files("kubeprobe.sandbox") / "gomod"
+    with resources.as_file(src) as path:
+        shutil.copytree(path, work)
+    return work
+
+
 class Builder:
     """Builds the pinned binaries into the cache, reporting each step through ``report``."""
 
@@ -98,43 +134,10 @@ class Builder:
         self.logs = self.root / "sandbox" / "logs"
 
     def _run(self, component: str, cmd: list[str], cwd: Path, log: Path) -> str:
-        env = {
-            **os.environ,
-            "GOTOOLCHAIN": "local",
-            "CGO_ENABLED": "0",
-            "GOFLAGS": "-mod=readonly -buildvcs=false",
-        }
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as out:
-            out.write(f"$ (cd {cwd} && {' '.join(cmd)})\n")
-            out.flush()
-            try:
-                proc = subprocess.run(
-                    cmd,
-                    cwd=cwd,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=out,
-                    text=True,
-                    check=False,
-                )
-            except OSError as exc:
-                raise BuildError(component, cmd, log, f"    {exc}") from exc
-            out.write(proc.stdout)
-        if proc.returncode != 0:
-            lines = log.read_text(errors="replace").splitlines()[-15:]
-            raise BuildError(component, cmd, log, "\n".join(f"    {ln}" for ln in lines))
-        return proc.stdout
+        return run_go(component, cmd, cwd, log)
 
     def _sources(self) -> Path:
-        """Copy the wrapper modules out of the package (which may be read-only) to a work dir."""
-        work = self.root / "sandbox" / "src" / self.pins.key
-        if work.exists():
-            shutil.rmtree(work)
-        src = resources.files("kubeprobe.sandbox") / "gomod"
-        with resources.as_file(src) as path:
-            shutil.copytree(path, work)
-        return work
+        return copy_sources(self.root / "sandbox" / "src" / self.pins.key)
 
     def build(self) -> Path:
         """Build what is missing; return the folder holding the binaries and stage files."""

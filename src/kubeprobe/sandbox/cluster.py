@@ -25,10 +25,11 @@ import psutil
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import load_kubeconfig
-from kubeprobe.kube.errors import KubeError, NotFoundError
-from kubeprobe.sandbox import components, nodes, processes, supervisor
+from kubeprobe.kube.errors import KubeError
+from kubeprobe.sandbox import components, network, nodes, processes, realcluster, supervisor, teardown
 from kubeprobe.sandbox.components import ORDER, Ports
 from kubeprobe.sandbox.errors import PortInUseError, SandboxStateError, StartupError
+from kubeprobe.sandbox.nodes import wait_for_service_account
 from kubeprobe.sandbox.processes import ProcessState
 from kubeprobe.sandbox.versions import cache_root
 
@@ -125,8 +126,19 @@ class Sandbox:
 
     def pid(self, component: str) -> int | None:
         if component not in self.state["components"]:
-            raise SandboxStateError(f"unknown component {component!r}; known: {', '.join(ORDER)}")
+            raise SandboxStateError(f"unknown component {component!r}; known: {', '.join(self.order)}")
         return supervisor.read_pid(supervisor.pid_file(self.folder, component))
+
+    @property
+    def order(self) -> list[str]:
+        """Components in start order (stop order is the reverse): the control plane, then CoreDNS
+        and each real node's containerd, kubelet and kube-proxy when the sandbox has real nodes."""
+        return list(self.state.get("order") or ORDER)
+
+    @property
+    def real_nodes(self) -> dict[str, Any]:
+        """The real nodes' record (count, tag, host_ip, node names, node_bin_dir); empty without."""
+        return dict(self.state.get("real_nodes") or {})
 
     @property
     def json_storage(self) -> bool:
@@ -134,8 +146,11 @@ class Sandbox:
         return components.JSON_STORAGE_FLAG in self.state["components"]["kube-apiserver"]["argv"]
 
     def process_state(self, component: str) -> ProcessState:
-        argv0 = self.state["components"][component]["argv"][0]
-        return processes.state(self.pid(component), argv0)
+        return processes.state(self.pid(component), self._match(component))
+
+    def _match(self, component: str) -> str:
+        spec = self.state["components"][component]
+        return str(spec.get("match") or spec["argv"][0])
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def up(
@@ -146,11 +161,15 @@ class Sandbox:
         apiserver_port: int | None = None,
         node_lease_seconds: int = 40,
         json_storage: bool = False,
+        real_nodes: int = 0,
+        node_bin_dir: Path | None = None,
         report: Report = _quiet,
     ) -> None:
         """Start the sandbox and return when it is ready (idempotent when it already runs).
 
         ``json_storage``: objects are kept in etcd as JSON (for the bulk loader of scale runs).
+        ``real_nodes``: that many real nodes beside the kwok nodes, with CoreDNS and kube-proxy
+        (:mod:`kubeprobe.sandbox.realcluster`); ``node_bin_dir`` holds their binaries.
         """
         if self.exists():
             if self._running_ok(report):
@@ -161,11 +180,16 @@ class Sandbox:
                 f"port {apiserver_port} is in use by another process; pick another with "
                 "--apiserver-port or leave it out to get a free one"
             )
+        if real_nodes and node_bin_dir is None:
+            raise SandboxStateError(
+                "real nodes need their binaries: pass node_bin_dir (NodeBuilder().build())"
+            )
         ports = components.allocate_ports(apiserver_port)
         self.folder.mkdir(parents=True)
         self.logs.mkdir()
+        net = network.allocate(self.folder) if real_nodes else None
         report(f"writing certificates and configuration to {self.folder}")
-        components.write_pki(self.folder, self.name, ports)
+        components.write_pki(self.folder, self.name, ports, (net.host_ip,) if net else ())
         components.write_kwok_config(self.folder, bin_dir / "stages", node_lease_seconds)
         self._state = {
             "name": self.name,
@@ -187,12 +211,22 @@ class Sandbox:
                 }
                 for c in ORDER
             },
+            "order": list(ORDER),
         }
+        if net and node_bin_dir:
+            realcluster.plan(
+                self._state, self.folder, self.name, net, count=real_nodes, node_bin=node_bin_dir
+            )
         self._save()
         (self.folder / "run").mkdir()
         try:
+            if net:
+                report(
+                    f"preparing the network of {real_nodes} real nodes (bridge {net.bridge}, {net.host_ip})"
+                )
+                realcluster.prepare_host(self.folder, net, real_nodes)
             self._spawn_supervisor()
-            for component in ORDER:
+            for component in self.order:
                 report(f"starting {component}")
                 await self._wait_healthy(component)
             report("waiting for the default service account")
@@ -200,6 +234,9 @@ class Sandbox:
             if node_count:
                 report(f"creating {node_count} kwok nodes")
                 await self.add_nodes(node_count)
+            if net:
+                async with self.client() as kube:
+                    await realcluster.finish(self.state, kube, report)
         except BaseException:
             self.stop_all()
             raise
@@ -236,9 +273,11 @@ class Sandbox:
         sup = supervisor.read_pid(self.folder / "run" / "supervisor.pid")
         if sup:
             processes.terminate(sup, contains=self._supervisor_marker)
-        for component in reversed(ORDER):
+        for component in reversed(self.order):
             if component in self.state["components"]:
                 self.stop(component)
+        if self.real_nodes or (self.folder / "nodes").exists():
+            teardown.teardown(self.folder)
 
     def down(self, report: Report = _quiet) -> bool:
         """Stop every component and remove the folder; False when there was nothing."""
@@ -249,6 +288,8 @@ class Sandbox:
             self.stop_all()
         except SandboxStateError:
             report(f"{self.folder} had no readable state; removing it")
+            if (self.folder / "nodes").exists():
+                teardown.teardown(self.folder)
         shutil.rmtree(self.folder, ignore_errors=True)
         report(f"sandbox {self.name!r} removed")
         return True
@@ -279,7 +320,7 @@ class Sandbox:
 
     def stop(self, component: str) -> None:
         """Stop a component and tell the supervisor to leave it stopped."""
-        argv0 = self.state["components"][component]["argv"][0]
+        argv0 = self._match(component)
         marker = supervisor.stopped_marker(self.folder, component)
         marker.parent.mkdir(exist_ok=True)
         marker.touch()
@@ -314,7 +355,9 @@ class Sandbox:
         return pid
 
     async def healthy(self, component: str, timeout: float = 3.0) -> bool:
-        url = components.health_url(component, self.ports)
+        url = components.health_of(component, self.ports, self.state["components"][component])
+        if url.startswith("file:"):
+            return supervisor.healthy(url)  # a socket: there once the component serves
         try:
             async with httpx.AsyncClient(verify=False, timeout=timeout) as http:
                 resp = await http.get(url)
@@ -330,7 +373,7 @@ class Sandbox:
         A restarted scheduler or controller-manager is healthy before it leads: it must first wait
         for its dead predecessor's lease to expire. Ready means the running process holds its lease.
         """
-        for component in ORDER:
+        for component in self.order:
             if not supervisor.stopped_marker(self.folder, component).exists():
                 await self._wait_healthy(component)
         for component in LEASED:
@@ -370,7 +413,7 @@ class Sandbox:
         return sum(1 for line in log.read_text().splitlines() if f" {component} (pid" in line)
 
     async def _wait_healthy(self, component: str) -> None:
-        timeout = STARTUP_TIMEOUT[component]
+        timeout = STARTUP_TIMEOUT.get(component, 120.0)
         deadline = time.monotonic() + timeout
         restarts_before = self._restarts(component)
         while time.monotonic() < deadline:
@@ -422,7 +465,7 @@ class Sandbox:
 
     async def status(self) -> dict[str, Any]:
         comps = []
-        for component in ORDER:
+        for component in self.order:
             st = self.process_state(component)
             healthy = st is ProcessState.RUNNING and await self.healthy(component)
             comps.append(ComponentStatus(component, self.pid(component), st, healthy))
@@ -440,21 +483,8 @@ class Sandbox:
             result["version"] = version.get("gitVersion")
             result["nodes"] = len(node_list)
             result["nodes_ready"] = sum(1 for n in node_list if nodes.is_ready(n))
+            if self.real_nodes:
+                result["real_nodes"] = self.real_nodes
         except KubeError as exc:
             result["api_error"] = str(exc)
         return result
-
-
-async def wait_for_service_account(kube: KubeClient, namespace: str, timeout: float = 60.0) -> None:
-    """Pods need the namespace's default ServiceAccount, which the controller-manager creates."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            await kube.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
-            return
-        except NotFoundError:
-            await asyncio.sleep(0.2)
-    raise StartupError(
-        f"the default ServiceAccount of namespace {namespace!r} did not appear in {timeout:.0f}s: "
-        "is the controller-manager running?"
-    )

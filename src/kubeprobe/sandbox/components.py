@@ -93,8 +93,11 @@ def kubeconfig(name: str, server: str, ca: bytes, client: pki.KeyPair, user: str
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def write_pki(folder: Path, name: str, ports: Ports) -> None:
-    """CA, serving and client certificates, service-account keys and kubeconfigs for a sandbox."""
+def write_pki(folder: Path, name: str, ports: Ports, extra_ips: tuple[str, ...] = ()) -> None:
+    """CA, serving and client certificates, service-account keys and kubeconfigs for a sandbox.
+
+    ``extra_ips``: more addresses the API server's certificate is valid for (where real nodes and
+    their pods reach it)."""
     pkid = folder / "pki"
     pkid.mkdir(parents=True, exist_ok=True)
     ca = pki.make_ca(f"kubeprobe-sandbox-{name}-ca")
@@ -109,7 +112,7 @@ def write_pki(folder: Path, name: str, ports: Ports) -> None:
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
         ),
-        ip_addresses=("127.0.0.1", SERVICE_IP),
+        ip_addresses=("127.0.0.1", SERVICE_IP, *extra_ips),
         server=True,
     ).write(pkid, "apiserver")
     sa_key, sa_pub = pki.service_account_key()
@@ -259,6 +262,13 @@ def argv(
             "--v=WARN",
         ]
     raise ValueError(f"unknown sandbox component {component!r}; known: {', '.join(ORDER)}")
+
+
+def health_of(component: str, ports: Ports, spec: dict[str, object]) -> str:
+    """Where a component's health is read: its state entry's ``health`` (real nodes: a URL, or
+    ``file:PATH`` for a socket that exists once it serves), else the control plane's own."""
+    health = spec.get("health")
+    return str(health) if health else health_url(component, ports)
 
 
 def health_url(component: str, ports: Ports) -> str:

@@ -29,9 +29,10 @@ WEBHOOK_NAME = "kubeprobe-fault-failing-webhook"
 QUOTA_NAME = "kubeprobe-fault-quota"
 
 
-def _component(name: str) -> str:
-    if name not in ORDER:
-        raise SandboxStateError(f"unknown component {name!r}; known: {', '.join(ORDER)}")
+def _component(name: str, sandbox: Sandbox | None = None) -> str:
+    known = sandbox.order if sandbox is not None else list(ORDER)
+    if name not in known:
+        raise SandboxStateError(f"unknown component {name!r}; known: {', '.join(known)}")
     return name
 
 
@@ -43,12 +44,12 @@ class Faults:
 
     # -- components --------------------------------------------------------------------------
     def pause(self, component: str) -> None:
-        self.sandbox.pause(_component(component))
+        self.sandbox.pause(_component(component, self.sandbox))
 
     async def resume(self, component: str) -> None:
         """Undo :meth:`pause`; returns when the whole sandbox is healthy again (components that
         lost their leader lease meanwhile are restarted by the supervisor)."""
-        self.sandbox.resume(_component(component))
+        self.sandbox.resume(_component(component, self.sandbox))
         await self.sandbox.wait_ready()
 
     @contextlib.asynccontextmanager
@@ -61,11 +62,11 @@ class Faults:
             await self.resume(component)
 
     def stop(self, component: str) -> None:
-        self.sandbox.stop(_component(component))
+        self.sandbox.stop(_component(component, self.sandbox))
 
     async def start(self, component: str) -> None:
         """Undo :meth:`stop`; returns when the whole sandbox is healthy again."""
-        await self.sandbox.start(_component(component))
+        await self.sandbox.start(_component(component, self.sandbox))
         await self.sandbox.wait_ready()
 
     # -- nodes -------------------------------------------------------------------------------

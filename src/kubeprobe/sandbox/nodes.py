@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.errors import ConflictError
+from kubeprobe.kube.errors import ConflictError, NotFoundError
 from kubeprobe.sandbox.components import KWOK_ANNOTATION
 from kubeprobe.sandbox.errors import StartupError
 from kubeprobe.sandbox.versions import KUBERNETES_VERSION
@@ -106,4 +106,19 @@ async def wait_ready(kube: KubeClient, names: list[str], timeout: float) -> None
     raise StartupError(
         f"{len(not_ready)} of {len(want)} nodes are not Ready after {timeout:.0f}s ({sample}...); "
         "check the kwok log of this sandbox"
+    )
+
+
+async def wait_for_service_account(kube: KubeClient, namespace: str, timeout: float = 60.0) -> None:
+    """Pods need the namespace's default ServiceAccount, which the controller-manager creates."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await kube.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+            return
+        except NotFoundError:
+            await asyncio.sleep(0.2)
+    raise StartupError(
+        f"the default ServiceAccount of namespace {namespace!r} did not appear in {timeout:.0f}s: "
+        "is the controller-manager running?"
     )

@@ -30,9 +30,9 @@ import orjson
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import ConflictError, KubeServerError
-from kubeprobe.sandbox.cluster import Sandbox, wait_for_service_account
+from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.errors import SandboxStateError
-from kubeprobe.sandbox.nodes import NODE_PREFIX, is_ready, pod_cidr
+from kubeprobe.sandbox.nodes import NODE_PREFIX, is_ready, pod_cidr, wait_for_service_account
 
 Progress = Callable[[str, int, int], None]
 SCALE_LABEL = "kubeprobe.io/scale"

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from kubeprobe.sandbox import processes
-from kubeprobe.sandbox.components import ORDER, Ports, health_url
+from kubeprobe.sandbox.components import ORDER, Ports, health_of
 from kubeprobe.sandbox.processes import ProcessState
 
 POLL_SECONDS = 0.25
@@ -52,6 +52,8 @@ def write_pid(path: Path, pid: int) -> None:
 
 
 def healthy(url: str) -> bool:
+    if url.startswith("file:"):
+        return Path(url[5:]).exists()
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -64,12 +66,16 @@ def healthy(url: str) -> bool:
 
 def supervise(folder: Path) -> None:
     state = json.loads((folder / "state.json").read_text())
-    argvs: dict[str, list[str]] = {c: state["components"][c]["argv"] for c in ORDER}
+    order: list[str] = list(state.get("order") or ORDER)
+    argvs: dict[str, list[str]] = {c: state["components"][c]["argv"] for c in order}
+    #: What the running process's command line starts with (real nodes' components run via nsenter).
+    match = {c: str(state["components"][c].get("match") or argvs[c][0]) for c in order}
     ports = Ports(**state["ports"])
+    urls = {c: health_of(c, ports, state["components"][c]) for c in order}
     log = folder / "logs" / "supervisor.log"
     last_start: dict[str, float] = {}
-    backoff: dict[str, float] = dict.fromkeys(ORDER, 0.0)
-    restarts: dict[str, int] = dict.fromkeys(ORDER, 0)
+    backoff: dict[str, float] = dict.fromkeys(order, 0.0)
+    restarts: dict[str, int] = dict.fromkeys(order, 0)
     restart_at: dict[str, float] = {}
     # On the first start, each component waits for those before it to be healthy (no boot-time
     # crash loops from a controller-manager that finds RBAC not yet bootstrapped).
@@ -84,16 +90,16 @@ def supervise(folder: Path) -> None:
     signal.signal(signal.SIGINT, on_term)
     write_pid(folder / "run" / "supervisor.pid", os.getpid())
     while running and (folder / "state.json").exists():
-        for component in ORDER:
+        for component in order:
             if stopped_marker(folder, component).exists():
                 continue
             pid = read_pid(pid_file(folder, component))
-            if processes.state(pid, argvs[component][0]) is not ProcessState.STOPPED:
+            if processes.state(pid, match[component]) is not ProcessState.STOPPED:
                 booted.add(component)
                 continue
             if component not in booted:
-                before = ORDER[: ORDER.index(component)]
-                if not all(healthy(health_url(c, ports)) for c in before):
+                before = order[: order.index(component)]
+                if not all(healthy(urls[c]) for c in before):
                     continue
                 booted.add(component)
             now = time.monotonic()

@@ -55,3 +55,44 @@ class Pins:
 
     def bin_dir(self, root: Path | None = None) -> Path:
         return (root or cache_root()) / "sandbox" / "bin" / self.key
+
+
+# -- real nodes ----------------------------------------------------------------------------------
+CONTAINERD_VERSION = "v2.3.7"
+COREDNS_VERSION = "v1.15.0"
+#: Binaries of real nodes, and the Go module (under ``gomod/``), package and build tags of each.
+#: runc, the CNI plugins, iptables and conntrack come from the host's packages
+#: (``scripts/real-node-deps``: Debian's runc, containernetworking-plugins, iptables, conntrack).
+NODE_COMPONENTS: dict[str, tuple[str, str, str]] = {
+    "kubelet": ("node", "k8s.io/kubernetes/cmd/kubelet", ""),
+    "kube-proxy": ("node", "k8s.io/kubernetes/cmd/kube-proxy", ""),
+    "containerd": (
+        "containerd",
+        "github.com/containerd/containerd/v2/cmd/containerd",
+        "no_btrfs urfave_cli_no_docs",
+    ),
+    "ctr": ("containerd", "github.com/containerd/containerd/v2/cmd/ctr", "no_btrfs urfave_cli_no_docs"),
+    "containerd-shim-runc-v2": (
+        "containerd",
+        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+        "no_btrfs urfave_cli_no_docs",
+    ),
+    "coredns": ("coredns", "github.com/coredns/coredns", ""),
+    "pause": ("pause", ".", ""),
+}
+
+
+@dataclass(frozen=True)
+class NodePins:
+    """The versions a build of the real-node binaries is keyed by."""
+
+    kubernetes: str = KUBERNETES_VERSION
+    containerd: str = CONTAINERD_VERSION
+    coredns: str = COREDNS_VERSION
+
+    @property
+    def key(self) -> str:
+        return f"k8s-{self.kubernetes}_containerd-{self.containerd}_coredns-{self.coredns}"
+
+    def bin_dir(self, root: Path | None = None) -> Path:
+        return (root or cache_root()) / "sandbox" / "node-bin" / self.key

@@ -1,0 +1,3 @@
+module kubeprobe.local/sandbox/pause
+
+go 1.26.0
