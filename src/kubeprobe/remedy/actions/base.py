@@ -155,9 +155,12 @@ class ActionRegistry:
 ACTIONS = ActionRegistry()
 
 
-async def fenced_patch(kube: KubeClient, path: str, patch: Obj, token: int, *, tries: int = 5) -> Obj:
+async def fenced_patch(
+    kube: KubeClient, path: str, patch: Obj, token: int, *, tries: int = 5, release: bool = False
+) -> Obj:
     """Merge-patch ``path`` if its fencing annotation is not newer than ``token``; the patch
-    carries the object's resourceVersion, so a write in between makes us read again."""
+    carries the object's resourceVersion, so a write in between makes us read again. The write
+    leaves our token on the object, or with ``release`` (the object is back to normal) removes it."""
     for _ in range(tries):
         obj = await kube.get(path)
         meta = obj.get("metadata") or {}
@@ -168,8 +171,9 @@ async def fenced_patch(kube: KubeClient, path: str, patch: Obj, token: int, *, t
             **patch,
             "metadata": {**(patch.get("metadata") or {}), "resourceVersion": meta.get("resourceVersion")},
         }
-        if token:
-            annotations = {**(body["metadata"].get("annotations") or {}), FENCE_ANNOTATION: str(token)}
+        if token or release:
+            mark = None if release else str(token)
+            annotations = {**(body["metadata"].get("annotations") or {}), FENCE_ANNOTATION: mark}
             body["metadata"]["annotations"] = annotations
         try:
             return await kube.patch(path, body)

@@ -87,6 +87,7 @@ class NodeAction(RemedyAction):
             self.path,
             {"spec": {"unschedulable": True if on else None}, "metadata": {"annotations": annotations}},
             ctx.token,
+            release=not on,
         )
 
 
@@ -178,6 +179,8 @@ class CordonDrainAction(NodeAction):
         except (ThrottledError, NotFoundError):
             return  # a PDB says not now (tried again next round), or it is gone already
         except KubeClientError as exc:
+            if exc.status == 403 and "being terminated" in exc.message:
+                return  # its namespace is being deleted: the pod goes with it (tried again next round)
             if exc.status != 409:  # a changed uid: the pod was replaced meanwhile
                 raise ActionError(f"evicting {meta.get('namespace')}/{meta['name']}: {exc}") from exc
 
