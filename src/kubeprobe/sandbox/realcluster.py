@@ -104,10 +104,31 @@ def plan(
 
 
 def prepare_host(folder: Path, net: SandboxNet, count: int) -> None:
-    """Create the network and record the machine-wide sysctls kubelet is about to change."""
+    """Create the network and the nodes' cgroup roots (kubelet does not create its
+    ``cgroupRoot``), and record the machine-wide sysctls kubelet is about to change."""
     network.create(net, count)
+    for index in range(count):
+        make_cgroup(f"kp-{net.tag}-{index}")
     network.run_dir(net.tag).mkdir(parents=True, exist_ok=True)
     SysctlGuard().claim(str(folder.resolve()))
+
+
+def make_cgroup(name: str, base: Path = Path("/sys/fs/cgroup")) -> None:
+    """``/<name>`` in every cgroup hierarchy (cgroup v1: each controller; a new cpuset gets its
+    parent's cpus and mems, or nothing could run in it)."""
+    hierarchies = (
+        [base]
+        if (base / "cgroup.controllers").exists()
+        else [
+            p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()
+        ]
+    )
+    for hierarchy in hierarchies:
+        target = hierarchy / name
+        target.mkdir(exist_ok=True)
+        for key in ("cpuset.cpus", "cpuset.mems"):
+            if (hierarchy / key).exists() and not (target / key).read_text().strip():
+                (target / key).write_text((hierarchy / key).read_text())
 
 
 def ctr(node_bin: Path, tag: str, index: int, *args: str, timeout: float = 600) -> str:
