@@ -51,6 +51,7 @@ class Watch:
     last_seen: dt.datetime | None
     since: dt.datetime
     cluster_labels: dict[str, str] = field(default_factory=dict)
+    binding: str = ""  # the binding a binding watch comes from, for messages and metrics
     priority: str = "P2"
 
     @property
@@ -101,7 +102,8 @@ class StalenessTracker:
 
 def _signal(watch: Watch, outcome: Outcome, now: dt.datetime, intervals: float) -> Signal:
     what = {
-        "binding": f"no result of {watch.subject} on {watch.cluster}",
+        "binding": f"no result of {watch.subject} on {watch.cluster}"
+        + (f" (binding {watch.binding})" if watch.binding else ""),
         "cluster": f"no answer from cluster {watch.cluster}",
         "resident": f"no report of resident probe {watch.subject} on {watch.cluster}",
     }[watch.kind]

@@ -157,6 +157,7 @@ def create_app(
                     dispatch=settings.dispatching,
                     analysis=settings.analysis,
                     links=settings.links,
+                    staleness=settings.staleness,
                 )
             )
             app.state.dispatch_wake = started.dispatcher.wake

@@ -63,6 +63,20 @@ class AnalysisSettings(BaseModel):
     model_cache: Path | None = Field(default=None, description="Where the trained classifier is cached.")
 
 
+class StalenessSettings(BaseModel):
+    """staleness: silence is not health (``KUBEPROBE_STALENESS_<FIELD>``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = Field(
+        default=True, description="Open staleness incidents for silent bindings and clusters."
+    )
+    intervals: float = Field(
+        default=2.0, gt=0, description="Silent for more than this many intervals: stale."
+    )
+    poll_seconds: float = Field(default=5.0, gt=0, description="How often the watches are checked.")
+
+
 class ChatOpsCenterSettings(BaseModel):
     """chatops: the center's side of the chat bot. A request from a delegate token with the header
     ``X-KubeProbe-On-Behalf-Of: <platform>:<user>`` keeps the token's role but is recorded (audit
@@ -199,6 +213,7 @@ class CenterSettings(BaseSettings):
     max_in_flight: int = Field(default=16, gt=0, description="Runs executed at once by this center.")
     # -- analysis ---------------------------------------------------------------------------------
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    staleness: StalenessSettings = Field(default_factory=StalenessSettings)
     chatops: ChatOpsCenterSettings = Field(default_factory=ChatOpsCenterSettings)
 
     def report_base_url(self) -> str:

@@ -1,8 +1,9 @@
 """The center's background workers: the scheduler (periodic bindings → runs, skipping those a
 maintenance window pauses), the watch manager (spec changes of watched objects → runs), the
 dispatcher (pending runs → runners), the analysis worker (finished runs → cause, verification,
-severity → signals) and the incident service (signals → incidents → notifications, reminders),
-started with the app and stopped with it."""
+severity → signals), the incident service (signals → incidents → notifications, reminders) and
+the staleness watch (silent bindings and clusters → staleness incidents), started with the app and
+stopped with it."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from kubeprobe.center.services.alerting import IncidentService
 from kubeprobe.center.services.analysis import AnalysisWorker
 from kubeprobe.center.services.dispatcher import Dispatcher
 from kubeprobe.center.services.scheduler import Scheduler
+from kubeprobe.center.services.staleness import StalenessService
 from kubeprobe.center.services.watches import WatchManager
-from kubeprobe.center.settings import AnalysisSettings, DispatchSettings, Links
+from kubeprobe.center.settings import AnalysisSettings, DispatchSettings, Links, StalenessSettings
 from kubeprobe.center.store.database import Store
 from kubeprobe.runners.local import LocalRunner
 
@@ -40,6 +42,7 @@ async def background_workers(
     dispatch: DispatchSettings,
     analysis: AnalysisSettings | None = None,
     links: Links | None = None,
+    staleness: StalenessSettings | None = None,
     local_concurrency: int = 4,
 ) -> AsyncIterator[Workers]:
     """The services of a dispatching center, each given its group of the settings."""
@@ -64,6 +67,9 @@ async def background_workers(
         asyncio.create_task(analysis_worker.run_forever(), name="analysis"),
         asyncio.create_task(incidents.run(stop), name="incidents"),
     ]
+    silence = StalenessService(store, incidents, staleness)
+    if silence.settings.enabled:
+        tasks.append(asyncio.create_task(silence.run_forever(), name="staleness"))
     try:
         yield Workers(dispatcher, scheduler, watches, analysis_worker, incidents)
     finally:

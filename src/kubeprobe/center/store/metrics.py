@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kubeprobe.center.store import staleness
 from kubeprobe.center.store.common import aware
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.rollups import read_watermark
-from kubeprobe.center.store.tables import Binding, Case, CaseStatus, Cluster, Rollup, Run
-from kubeprobe.center.store.targets import expand
-from kubeprobe.center.triggers.targets import Target
+from kubeprobe.center.store.tables import Case, CaseStatus, Cluster, Rollup, Run
 from kubeprobe.model import RunState
 from kubeprobe.model.runs import ERROR_STATES, FAILURE_STATES, UNFINISHED_STATES, state_values
 
@@ -54,15 +53,16 @@ async def read(
 ) -> tuple[Snapshot, dict[int, str], list[Any]]:
     """The snapshot at ``now``, case names by id, and (run id, case id, finished, duration_ms) of the
     runs finished since ``finished_since``."""
-    targets = await expand(store)
+    snap = Snapshot()
+    for w in await staleness.watches(store):
+        if w.kind == "binding":
+            snap.binding_ages[(w.binding, w.cluster, w.subject)] = (w.age_s(now), w.interval_s)
     async with store.transaction() as session:
         clusters = dict((await session.execute(select(Cluster.id, Cluster.name))).all())
         cases = dict((await session.execute(select(Case.id, Case.name))).all())
-        snap = Snapshot()
         await _run_totals(session, snap, clusters, cases)
         await _failures(session, snap, clusters, cases, now)
         await _queue(session, snap, now)
-        await _binding_ages(session, snap, targets, (clusters, cases), now)
         finished = (
             await session.execute(
                 select(Run.id, Run.case_id, Run.finished, Run.duration_ms).where(
@@ -175,37 +175,3 @@ async def _queue(session: AsyncSession, snap: Snapshot, now: dt.datetime) -> Non
         .where(Run.finished >= now - dt.timedelta(seconds=60), Run.finished <= now)
     )
     snap.ingestion_per_second = float(recent or 0) / 60.0
-
-
-async def _binding_ages(
-    session: AsyncSession,
-    snap: Snapshot,
-    targets: list[Target],
-    names: tuple[dict[int, str], dict[int, str]],
-    now: dt.datetime,
-) -> None:
-    """Silence is not health: how old the last result of every interval binding's target is."""
-    periodic = [t for t in targets if t.interval]
-    if not periodic:
-        return
-    clusters, cases = names
-    bindings = {
-        b.id: (b.name, aware(b.created))
-        for b in await session.execute(
-            select(Binding.id, Binding.name, Binding.created).where(
-                Binding.id.in_({t.binding_id for t in periodic})
-            )
-        )
-    }
-    last = {
-        (c, k): aware(f)
-        for c, k, f in await session.execute(
-            select(CaseStatus.cluster_id, CaseStatus.case_id, CaseStatus.finished)
-        )
-    }
-    for t in periodic:
-        if t.binding_id not in bindings or t.cluster_id not in clusters or t.case_id not in cases:
-            continue
-        name, created = bindings[t.binding_id]
-        age = max(0.0, (now - (last.get((t.cluster_id, t.case_id)) or created)).total_seconds())
-        snap.binding_ages[(name, clusters[t.cluster_id], cases[t.case_id])] = (age, float(t.interval or 0))

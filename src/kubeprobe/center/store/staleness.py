@@ -1,0 +1,86 @@
+"""What the staleness watches read (silence is not health; see :mod:`kubeprobe.alerting.staleness`).
+
+- A **binding** watch per target (case x cluster) of an enabled interval binding: last heard from
+  is its case's newest result on that cluster of any state (``case_status``), else the binding's
+  creation.
+- A **cluster** watch per cluster that has such targets, at the shortest of their intervals: last
+  heard from is its newest run that reached it (succeeded or failed; ``error`` is KubeProbe not
+  reaching it) within the lookback (a day, or ten intervals; index ``cluster_id, finished``),
+  else the cluster's registration.
+
+Three statements beside the target expansion (:func:`kubeprobe.center.store.targets.expand`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from kubeprobe.alerting.staleness import CLUSTER_SUBJECT, Watch
+from kubeprobe.center.store.common import aware, utcnow
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tables import Binding, Case, CaseStatus, Cluster, Run
+from kubeprobe.center.store.targets import expand
+from kubeprobe.model import RunState
+
+ANSWERED = (str(RunState.SUCCEEDED), str(RunState.FAILED))
+#: How far back a cluster's last answer is looked for (at least; ten intervals when longer).
+LOOKBACK_S = 86_400.0
+
+
+async def watches(store: Store) -> list[Watch]:
+    """Every binding and cluster watch, as the module docstring says."""
+    periodic = [t for t in await expand(store) if t.interval]
+    if not periodic:
+        return []
+    async with store.transaction() as session:
+        bindings = {
+            b.id: (b.name, aware(b.created))
+            for b in await session.execute(
+                select(Binding.id, Binding.name, Binding.created).where(
+                    Binding.id.in_({t.binding_id for t in periodic})
+                )
+            )
+        }
+        clusters = {
+            c.id: (c.name, aware(c.created), {str(k): str(v) for k, v in (c.labels or {}).items()})
+            for c in await session.execute(select(Cluster.id, Cluster.name, Cluster.created, Cluster.labels))
+        }
+        cases = dict((await session.execute(select(Case.id, Case.name))).all())
+        status = (
+            await session.execute(
+                select(CaseStatus.cluster_id, CaseStatus.case_id, CaseStatus.state, CaseStatus.finished)
+            )
+        ).all()
+        since = utcnow() - dt.timedelta(seconds=max(LOOKBACK_S, 10 * max(t.interval or 0 for t in periodic)))
+        answered = {
+            c: aware(f)
+            for c, f in await session.execute(
+                select(Run.cluster_id, func.max(Run.finished))
+                .where(
+                    Run.cluster_id.in_({t.cluster_id for t in periodic}),
+                    Run.state.in_(ANSWERED),
+                    Run.finished >= since,
+                )
+                .group_by(Run.cluster_id)
+            )
+            if f is not None
+        }
+    last = {(c, k): aware(f) for c, k, _, f in status}
+    out: list[Watch] = []
+    shortest: dict[int, float] = {}
+    for t in periodic:
+        if t.binding_id not in bindings or t.cluster_id not in clusters or t.case_id not in cases:
+            continue
+        name, created = bindings[t.binding_id]
+        cluster, _, labels = clusters[t.cluster_id]
+        interval = float(t.interval or 0)
+        seen = last.get((t.cluster_id, t.case_id))
+        out.append(Watch("binding", cluster, cases[t.case_id], interval, seen, created, labels, binding=name))
+        shortest[t.cluster_id] = min(shortest.get(t.cluster_id, interval), interval)
+    for cluster_id, interval in shortest.items():
+        cluster, registered, labels = clusters[cluster_id]
+        seen = answered.get(cluster_id)
+        out.append(Watch("cluster", cluster, CLUSTER_SUBJECT, interval, seen, registered, labels))
+    return out

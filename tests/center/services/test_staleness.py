@@ -1,0 +1,94 @@
+"""Silence is not health, in the center: a binding starved of runs and a cluster that stops
+answering (its runs end in `error`) each open one staleness incident within two intervals, named
+as such, and resolve when results come again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.services.alerting import IncidentService
+from kubeprobe.center.services.staleness import StalenessService
+from kubeprobe.center.settings import StalenessSettings
+from kubeprobe.center.store.database import Store
+from tests.center.conftest import CenterApp
+from tests.center.helpers import ok, result, seed
+
+T0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def _setup(
+    center_app: CenterApp, store: Store, box: SecretBox
+) -> tuple[httpx.AsyncClient, Clock, StalenessService]:
+    admin = center_app.client("kp_test-admin-token")
+    await seed(admin)
+    await ok(await admin.post("/api/v1/groups", json={"name": "prod", "selector": {"env": "prod"}}), 201)
+    body = {"name": "basic-prod", "suite": "basic", "group": "prod", "interval_seconds": 60}
+    await ok(await admin.post("/api/v1/bindings", json=body), 201)
+    clock = Clock()
+    service = StalenessService(store, IncidentService(store, box), StalenessSettings(), clock=clock)
+    return admin, clock, service
+
+
+async def _post(admin: httpx.AsyncClient, state: str, at: dt.datetime) -> None:
+    batch = [result(case, "c0", state, at, ms=10) for case in ("pod", "pod3")]
+    await ok(await admin.post("/api/v1/results", json={"results": batch}), 202)
+
+
+async def _open(admin: httpx.AsyncClient) -> dict[str, Any]:
+    page = await ok(await admin.get("/api/v1/incidents", params={"state": "firing"}))
+    return {i["key"]: i for i in page["items"]}
+
+
+async def test_a_binding_starved_of_runs(center_app: CenterApp, store: Store, box: SecretBox) -> None:
+    admin, clock, service = await _setup(center_app, store, box)
+    await _post(admin, "succeeded", T0)
+    clock.now = T0 + dt.timedelta(seconds=119)
+    assert await service.sweep() == []  # within two intervals of 60 s
+    clock.now = T0 + dt.timedelta(seconds=121)
+    await service.sweep()
+    incidents = await _open(admin)
+    starved = incidents["cluster/c0/staleness.binding"]
+    assert starved["cause"] == "staleness.binding"
+    assert sorted(starved["cases"]) == ["pod", "pod3"]
+    assert "stale: no result of pod on c0 (binding basic-prod)" in " ".join(
+        m["message"] for m in starved["members"]
+    )
+    assert not [k for k in incidents if "staleness" not in k]  # not a failed probe
+    clock.now = T0 + dt.timedelta(seconds=200)
+    assert await service.sweep() == []  # said once
+    assert len(await _open(admin)) == len(incidents)
+    # Results come again: the silence is over.
+    await _post(admin, "succeeded", T0 + dt.timedelta(seconds=205))
+    clock.now = T0 + dt.timedelta(seconds=210)
+    await service.sweep()
+    assert await _open(admin) == {}
+
+
+async def test_a_cluster_that_stops_answering(center_app: CenterApp, store: Store, box: SecretBox) -> None:
+    admin, clock, service = await _setup(center_app, store, box)
+    await _post(admin, "succeeded", T0)
+    # Runs keep arriving but as errors (KubeProbe cannot reach the API server): the bindings are
+    # not silent, the cluster is.
+    for s in (50, 100):
+        await _post(admin, "error", T0 + dt.timedelta(seconds=s))
+    clock.now = T0 + dt.timedelta(seconds=121)
+    await service.sweep()
+    incidents = await _open(admin)
+    assert list(incidents) == ["cluster/c0/staleness.cluster"]
+    assert "no answer from cluster c0" in incidents["cluster/c0/staleness.cluster"]["members"][0]["message"]
+    await _post(admin, "succeeded", T0 + dt.timedelta(seconds=130))
+    clock.now = T0 + dt.timedelta(seconds=135)
+    await service.sweep()
+    assert await _open(admin) == {}
