@@ -47,7 +47,7 @@ def failure(step: str, message: str, *events: str) -> FailureText:
 def test_rules_name_sure_causes(text: FailureText, cause: str) -> None:
     result = diagnose(text, default_classifier(), builtin_rules())
     assert result.cause == cause
-    assert result.source == "rule"
+    assert result.source == "rule"  # the API's own words (ANSWER_RULE), or a sure rule
     assert result.confidence >= 0.9
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from kubeprobe.analysis.classifier import default_classifier
-from kubeprobe.analysis.diagnosis import diagnose
+from kubeprobe.analysis.diagnosis import COMPONENT_RULE, diagnose
 from kubeprobe.analysis.evidence import component_evidence
 from kubeprobe.analysis.rules import builtin_rules
 from kubeprobe.analysis.texts import FailureText
@@ -46,3 +47,23 @@ async def test_paused_scheduler_is_named_as_the_cause(sandbox: Sandbox, kube: Ku
     result = diagnose(text, default_classifier(), builtin_rules(), facts)
     assert result.cause == "scheduling.scheduler_down"
     assert result.confidence >= 0.9
+
+
+async def test_paused_etcd_is_named_by_the_api_servers_own_check(sandbox: Sandbox, kube: KubeClient) -> None:
+    async with Faults(sandbox).paused("etcd"):
+        facts = await component_evidence(kube)
+    assert facts["apiserver_ready"] is False
+    assert facts["etcd_healthy"] is False
+    assert "etcd" in facts["readyz_failed"]
+    text = FailureText("", ("watch: timed out after 2s",))
+    result = diagnose(text, default_classifier(), builtin_rules(), facts)
+    assert (result.cause, result.rule) == ("etcd.unavailable", COMPONENT_RULE)
+
+
+async def test_a_hung_api_server_is_told_apart_quickly(sandbox: Sandbox, kube: KubeClient) -> None:
+    start = time.monotonic()
+    async with Faults(sandbox).paused("kube-apiserver"):
+        facts = await component_evidence(kube, timeout=2.0)
+        took = time.monotonic() - start
+    assert facts == {"apiserver_ready": False, "apiserver_answer": "timed out"}
+    assert took < 6.0  # /readyz and /livez/ping, then nothing more is asked of a server that is hung

@@ -11,7 +11,7 @@ from kubeprobe.operator.spec import SpecError, parse_spec
 
 def test_defaults() -> None:
     spec = parse_spec("ns", "api", {"probe": "apiserver-read"})
-    assert (spec.interval, spec.timeout, spec.rules.failures, spec.rules.window) == (10, 5, 3, 5)
+    assert (spec.interval, spec.timeout, spec.rules.failures, spec.rules.window) == (2, 2, 2, 3)
     assert spec.case_name == "resident-ns-api"
 
 

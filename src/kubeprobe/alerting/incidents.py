@@ -6,9 +6,16 @@
 - The same cause on at least `fleet_min_clusters` clusters within `fleet_window_s` makes one fleet
   incident (`fleet/<cause>`) that names what the clusters share (recent changes seen on all of them,
   else the cause and its component); the cluster incidents become its children and stay quiet.
-- A PASSED signal resolves that case's part in every open incident; an incident whose cases all
-  passed resolves. A PASSED signal of a staleness cause (reports resumed) resolves only
-  incidents of that cause. A FLAKE is recorded only: it never opens, updates or escalates anything.
+- Correlation in time: a failure whose cause follows from the cause of an incident open on its
+  cluster (a controller stalled while the API server is down: :mod:`kubeprobe.analysis.causality`),
+  or whose evidence names no cause of its own (``Signal.firm`` false), joins that incident instead
+  of opening one; only a failure whose own evidence names a different cause opens another.
+- A late analysis never reopens what is over: a failure of a run that started before an incident
+  of its cause (or of a cause it follows from) on its cluster resolved is recorded only.
+- A PASSED signal resolves that case's part in every open incident, if its run started after the
+  case's last failure there (an older pass analysed late proves nothing); an incident whose cases
+  all passed resolves. A PASSED signal of a staleness cause (reports resumed) resolves
+  only incidents of that cause. A FLAKE is recorded only: it never opens, updates or escalates anything.
 - Notices: `firing` once (not when muted, recorded-only or a fleet's child), `escalated` when the
   priority worsens, `reminder` at the priority's interval until acknowledged, `acknowledged`,
   `resolved` (only for incidents someone was told about). A muted incident whose silence ended while
@@ -25,6 +32,7 @@ from typing import Literal
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.alerting.silences import Silence, muted
 from kubeprobe.alerting.staleness import is_staleness
+from kubeprobe.analysis.causality import is_consequence
 
 State = Literal["firing", "acknowledged", "resolved"]
 Scope = Literal["case", "cluster", "fleet"]
@@ -40,6 +48,8 @@ class AlertingPolicy:
     fleet_excluded_causes: frozenset[str] = frozenset({"unknown"})
     #: seconds between reminders of an unacknowledged incident, by priority (0: none)
     reminder_s: tuple[tuple[str, float], ...] = (("P1", 900.0), ("P2", 3600.0), ("P3", 14400.0), ("P4", 0.0))
+    #: a failure joins an open incident of its cluster whose last failure is at most this old
+    join_window_s: float = 900.0
 
     def reminder_interval(self, priority: str) -> float:
         return dict(self.reminder_s).get(priority, 0.0)
@@ -161,25 +171,74 @@ def observe(
     open_incidents: Sequence[Incident],
     silences: Iterable[Silence],
     policy: AlertingPolicy,
+    resolved: Sequence[Incident] = (),
 ) -> Decision:
-    """What a signal changes among the open incidents, and who must be told."""
+    """What a signal changes among the open incidents, and who must be told.
+
+    ``resolved``: incidents of the signal's cluster that resolved lately (at least those resolved
+    after the signal's run started), so a late failure does not reopen their cause.
+    """
     by_key = {i.key: i for i in open_incidents if i.open}
     if signal.outcome is Outcome.FLAKE:
         return Decision(note="flake: recorded only")
     if signal.outcome is Outcome.PASSED:
         return _passed(signal, list(by_key.values()))
-    return _failed(signal, by_key, list(silences), policy)
+    home = _home(signal, by_key, policy)
+    if home is None:
+        over = _resolved_after(signal, resolved)
+        if over is not None:
+            return Decision(note=f"late: run started before incident {over.key} resolved; recorded only")
+    return _failed(signal, by_key, list(silences), policy, home)
+
+
+def _home(signal: Signal, by_key: dict[str, Incident], policy: AlertingPolicy) -> Incident | None:
+    """The open incident of the signal's cluster this failure belongs to, if not one of its own
+    cause: the incident of a cause it follows from, or, when its evidence names no cause, the one
+    its case is already part of, else the latest."""
+    own = by_key.get(cluster_key(signal.cluster, signal.cause))
+    if own is not None:
+        return own
+    window = signal.at - dt.timedelta(seconds=policy.join_window_s)
+    near = [
+        i
+        for i in by_key.values()
+        if i.scope != "fleet" and i.cluster == signal.cluster and i.last_failure >= window
+    ]
+    roots = [i for i in near if is_consequence(signal.cause, i.cause)]
+    if roots:
+        return max(roots, key=lambda i: (i.confidence, i.last_failure))
+    if signal.firm or not near:
+        return None
+    mine = [i for i in near if (m := i.member(signal.cluster, signal.case)) is not None and not m.resolved]
+    return max(mine or near, key=lambda i: i.last_failure)
+
+
+def _resolved_after(signal: Signal, resolved: Sequence[Incident]) -> Incident | None:
+    """A resolved incident of this cause (or a cause it follows from) on this cluster that was
+    still open when the signal's run started."""
+    for incident in resolved:
+        if incident.scope == "fleet" or incident.cluster != signal.cluster or incident.resolved_at is None:
+            continue
+        if signal.since <= incident.resolved_at and is_consequence(signal.cause, incident.cause):
+            return incident
+    return None
 
 
 def _failed(
-    signal: Signal, by_key: dict[str, Incident], silences: list[Silence], policy: AlertingPolicy
+    signal: Signal,
+    by_key: dict[str, Incident],
+    silences: list[Silence],
+    policy: AlertingPolicy,
+    home: Incident | None = None,
 ) -> Decision:
     now = signal.at
     decision = Decision()
     silence = muted(silences, signal.labels, now)
     key = cluster_key(signal.cluster, signal.cause)
-    incident = by_key.get(key)
+    incident = home
     new = incident is None
+    if home is not None and home.cause != signal.cause:
+        decision.note = f"joined {home.key}: {signal.cause} follows from it or names no cause of its own"
     if incident is None:
         incident = Incident(
             key=key,
@@ -227,8 +286,9 @@ def _join(incident: Incident, signal: Signal) -> None:
         member.run_id, member.run_url = signal.run_id, signal.run_url
         member.step, member.message = signal.step, signal.message
     incident.priority = worse(signal.priority, incident.priority)
-    incident.confidence = signal.confidence
-    incident.reason = signal.reason
+    if signal.cause == incident.cause:
+        incident.confidence = signal.confidence
+        incident.reason = signal.reason
     incident.updated = incident.last_failure = now
     if incident.scope != "fleet":
         incident.cluster_labels = dict(signal.cluster_labels)
@@ -335,8 +395,8 @@ def _passed(signal: Signal, open_incidents: list[Incident]) -> Decision:
     # cluster incidents first, so a fleet incident resolves in the same signal as its last child
     for incident in sorted(open_incidents, key=lambda i: i.scope == "fleet"):
         member = incident.member(signal.cluster, signal.case)
-        if member is None or member.resolved:
-            continue
+        if member is None or member.resolved or signal.since < member.last:
+            continue  # a run that started before the case's last failure proves nothing about it
         member.resolved = True
         incident.updated = signal.at
         decision.touch(incident)

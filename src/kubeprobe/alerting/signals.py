@@ -36,6 +36,15 @@ class Signal:
     evidence: dict[str, object] = field(default_factory=dict)  # summary of what was looked at
     recent_changes: tuple[str, ...] = ()  # change-event ids/subjects seen on the cluster lately
     run_url: str = ""  # link to the run for messages
+    #: the run's own evidence named the cause (the API's words, component health, a sure rule);
+    #: a failure that is not firm joins an incident open on its cluster instead of opening one
+    firm: bool = True
+    started: dt.datetime | None = None  # when the run started (``at`` is when it finished)
+
+    @property
+    def since(self) -> dt.datetime:
+        """The earliest moment the run's outcome can speak for."""
+        return self.started or self.at
 
     @property
     def labels(self) -> dict[str, str]:

@@ -1,15 +1,23 @@
 """Evidence from the cluster for a failed run: component health and leader leases, node states.
 
-Facts are plain values so rules can test them: ``apiserver_ready`` (bool), ``etcd_healthy``
-(bool, from the API server's own etcd check), ``stale_leases`` (components whose leader lease was
-not renewed within its duration), ``not_ready_nodes`` and ``pressured_nodes`` (names),
-``node_not_ready_taints`` (some node carries the not-ready or unreachable taint). A fact that could
-not be read is left out, never guessed; a cluster that does not answer at all gives only
-``unreachable`` (the center not reaching it is no proof the API server is down).
+Facts are plain values so rules can test them: ``apiserver_ready`` (bool), ``apiserver_answer``
+(``"timed out"`` when the API server accepts connections but answers nothing, not even
+``/livez/ping``: a hung process; when it answers the ping but its readiness times out, the wait is
+on etcd and ``etcd_healthy`` is false),
+``etcd_healthy`` (bool, from the API server's own etcd check in its verbose ``/readyz``),
+``readyz_failed`` (the checks ``/readyz`` names as failed), ``stale_leases`` (components whose
+leader lease was not renewed for ``LEASE_STALE_S``: a live leader renews every two seconds),
+``not_ready_nodes`` and ``pressured_nodes`` (names), ``node_not_ready_taints`` (some node carries
+the not-ready or unreachable taint) and ``node_count``. A fact that could not be read is left out,
+never guessed; a cluster that does not answer at all gives only ``unreachable`` (the center not
+reaching it is no proof the API server is down). An API server that does not answer ends the
+collection at once: every further request would wait out its timeout for nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -22,22 +30,49 @@ LEASED = ("kube-scheduler", "kube-controller-manager")
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
 NODE_PAGE = 2000
 NOT_READY_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
+#: A leader renews its lease every retry period (2 s by default) and gives up leadership when it
+#: could not for its renew deadline (10 s): a lease not renewed for two retry periods and a margin
+#: belongs to a leader that is not working (read only when a run failed, never as an alarm).
+LEASE_STALE_S = 5.0
+#: Each health request's limit: a healthy API server answers /readyz in milliseconds.
+CHECK_TIMEOUT_S = 3.0
+TIMED_OUT = "timed out"
 
 
-async def _check(kube: KubeClient, path: str) -> bool | None:
-    """True ready, False not ready (an error status, or a server that accepts but does not answer),
-    None when nothing answers at all (refused, no route): then nothing can be said."""
+async def _check(kube: KubeClient, path: str, timeout: float) -> tuple[bool | None, str]:
+    """(True, "") ready; (False, the failed checks) an error status; (False, "timed out") a server
+    that accepts but does not answer; (None, why) when nothing answers at all (refused, no route):
+    then nothing can be said."""
     try:
-        await kube.request("GET", path, timeout=5)
-    except KubeAPIError:
-        return False
+        await kube.request("GET", path, params={"verbose": "true"}, timeout=timeout)
+    except KubeAPIError as exc:
+        failed = [
+            line[3:].split(" failed")[0] for line in str(exc.message).splitlines() if line.startswith("[-]")
+        ]
+        return False, ", ".join(failed) or f"{exc.status} {exc.reason}"
     except KubeConnectionError as exc:
-        return (
-            False
-            if isinstance(exc.__cause__, httpx.TimeoutException)
-            and not isinstance(exc.__cause__, httpx.ConnectTimeout)
-            else None
+        cause = exc.__cause__
+        if isinstance(cause, httpx.ConnectTimeout) and await _accepts(kube.conn.server, timeout):
+            return False, TIMED_OUT  # the TCP connection opens, TLS never answers: a hung process
+        if isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout):
+            return False, TIMED_OUT
+        return None, str(exc)
+    return True, ""
+
+
+async def _accepts(server: str, timeout: float) -> bool:
+    """Whether the server's address accepts a TCP connection: a hung API server's kernel still
+    does (its listen backlog), a network that drops packets or a host that is gone does not."""
+    url = httpx.URL(server)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(url.host, url.port or 443), min(timeout, 2.0)
         )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
     return True
 
 
@@ -47,35 +82,39 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def component_evidence(kube: KubeClient, now: dt.datetime | None = None) -> dict[str, Any]:
+async def component_evidence(
+    kube: KubeClient, now: dt.datetime | None = None, timeout: float = CHECK_TIMEOUT_S
+) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     facts: dict[str, Any] = {}
-    ready = await _check(kube, "/readyz")
+    ready, why = await _check(kube, "/readyz", timeout)
     if ready is None:
-        return {"unreachable": True, "error": "the API server does not answer (connection failed)"}
+        return {"unreachable": True, "error": f"the API server does not answer: {why}"[:400]}
     facts["apiserver_ready"] = ready
-    etcd = await _check(kube, "/readyz/etcd")
-    if etcd is not None:
-        facts["etcd_healthy"] = etcd
-    stale = []
-    for name in LEASED:
-        try:
-            lease = await kube.request(
-                "GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}", timeout=5
-            )
-        except KubeError:
-            continue
-        spec = lease.get("spec") or {}
-        renewed = _parse_time(spec.get("renewTime"))
-        duration = float(spec.get("leaseDurationSeconds") or 15)
-        if renewed is None or (now - renewed).total_seconds() > duration:
-            stale.append(name)
-    facts["stale_leases"] = stale
+    if why == TIMED_OUT:
+        alive, _ = await _check(kube, "/livez/ping", min(timeout, 1.0))
+        if not alive:
+            facts["apiserver_answer"] = TIMED_OUT
+            return facts
+        # The process answers a check that needs nothing behind it, but not its readiness, whose
+        # slow part is the storage check: etcd does not answer the API server.
+        facts["readyz_failed"] = "timed out (the API server answers /livez/ping)"
+        facts["etcd_healthy"] = False
+        return facts
+    if ready:
+        facts["etcd_healthy"] = True  # /readyz includes the etcd check
+    else:
+        facts["readyz_failed"] = why
+        checks = why.split(", ")
+        if any(" " not in c for c in checks):  # names of failed checks (not a bare status)
+            # the verbose answer names every failed check: etcd (or etcd-readiness) among them?
+            facts["etcd_healthy"] = not any(c.startswith("etcd") for c in checks)
+    facts["stale_leases"] = await _stale_leases(kube, now, timeout)
     try:
         # One bounded page: at fleet scale the first NODE_PAGE nodes say enough about node health.
-        nodes = (await kube.request("GET", "/api/v1/nodes", params={"limit": NODE_PAGE}, timeout=10)).get(
-            "items"
-        ) or []
+        nodes = (
+            await kube.request("GET", "/api/v1/nodes", params={"limit": NODE_PAGE}, timeout=3 * timeout)
+        ).get("items") or []
     except KubeError:
         return facts
     not_ready, pressured = [], []
@@ -91,4 +130,22 @@ async def component_evidence(kube: KubeClient, now: dt.datetime | None = None) -
     facts["not_ready_nodes"] = not_ready
     facts["pressured_nodes"] = pressured
     facts["node_not_ready_taints"] = tainted
+    facts["node_count"] = len(nodes)
     return facts
+
+
+async def _stale_leases(kube: KubeClient, now: dt.datetime, timeout: float) -> list[str]:
+    stale = []
+    for name in LEASED:
+        try:
+            lease = await kube.request(
+                "GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}", timeout=timeout
+            )
+        except KubeError:
+            continue
+        spec = lease.get("spec") or {}
+        renewed = _parse_time(spec.get("renewTime"))
+        limit = min(float(spec.get("leaseDurationSeconds") or 15), LEASE_STALE_S)
+        if renewed is None or (now - renewed).total_seconds() > limit:
+            stale.append(name)
+    return stale

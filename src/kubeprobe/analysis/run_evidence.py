@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubeprobe.analysis.evidence import component_evidence
+from kubeprobe.analysis.evidence import TIMED_OUT, component_evidence
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import KubeConnectionError, KubeError
 
@@ -30,8 +30,8 @@ SYSTEM_NAMESPACE = "kubeprobe-system"
 class EvidenceLimits:
     """Bounds of one collection."""
 
-    budget_seconds: float = 30.0  # the whole collection
-    request_seconds: float = 5.0  # each request
+    budget_seconds: float = 20.0  # the whole collection
+    request_seconds: float = 3.0  # each request
     max_items: int = 20  # pods, events, nodes, warnings each
     max_text: int = 400  # one message
     max_log_chars: int = 4000  # one container's log tail
@@ -126,10 +126,16 @@ async def _collect(  # noqa: PLR0917
     gaps: list[str] = found["gaps"]
     short = short_id(run_id)
     # 1. component health first: it tells a cluster that does not answer from one that is down
-    components = await component_evidence(kube, now)
+    components = await component_evidence(kube, now, limits.request_seconds)
     if components.get("unreachable"):
         raise KubeConnectionError(str(components.get("error", "the API server does not answer")))
     facts.update(components)
+    if components.get("apiserver_answer") == TIMED_OUT or components.get("etcd_healthy") is False:
+        # every read below would wait out its timeout: a hung API server, or etcd behind it
+        found["gaps"].append(
+            f"the API server cannot serve reads ({components.get('readyz_failed', TIMED_OUT)})"
+        )
+        return
     # 2. the run's pods, wherever they are (the pod runner's and the ones the case made)
     try:
         pods = (
@@ -195,7 +201,9 @@ async def _collect(  # noqa: PLR0917
                 run_events.append(_event_text(event, limits.max_text))
             elif event.get("type") == "Warning":
                 when = _event_time(event)
-                if when is None or (now - when).total_seconds() <= limits.warning_window_seconds:
+                # recent, and not from before the run: an older warning is another fault's
+                oldest = max(now - dt.timedelta(seconds=limits.warning_window_seconds), found["since"])
+                if when is None or when >= oldest:
                     warnings.append(_event_text(event, limits.max_text))
             if event.get("type") == "Warning" and (short in name or event.get("reason")):
                 reasons.add(str(event.get("reason")))
@@ -212,11 +220,18 @@ async def cluster_evidence(
     pod_runner: bool = False,
     limits: EvidenceLimits | None = None,
     now: dt.datetime | None = None,
+    since: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """What the cluster shows about run ``run_id``; never raises for cluster problems."""
+    """What the cluster shows about run ``run_id`` (created at ``since``, when given: namespace
+    warnings older than the run are left out); never raises for cluster problems."""
     limits = limits or EvidenceLimits()
     now = now or dt.datetime.now(dt.UTC)
-    found: dict[str, Any] = {"reachable": True, "facts": {}, "gaps": []}
+    found: dict[str, Any] = {
+        "reachable": True,
+        "facts": {},
+        "gaps": [],
+        "since": since or dt.datetime.min.replace(tzinfo=dt.UTC),
+    }
     try:
         async with asyncio.timeout(limits.budget_seconds):
             await _collect(kube, run_id, namespaces, pod_runner, limits, now, found)
@@ -226,6 +241,7 @@ async def cluster_evidence(
         found["gaps"].append(f"evidence budget of {limits.budget_seconds:g}s ran out")
     except KubeError as exc:
         found["gaps"].append(_cut(f"{type(exc).__name__}: {exc}", limits.max_text))
+    del found["since"]
     return found
 
 

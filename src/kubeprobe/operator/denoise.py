@@ -26,10 +26,10 @@ STATES: tuple[State, ...] = ("healthy", "degraded", "failing", "unknown")
 class Rules:
     """The failure, recovery and flap rules of one ProbeConfig."""
 
-    failures: int = 3
-    window: int = 5
+    failures: int = 2
+    window: int = 3
     successes: int = 2
-    flap_changes: int = 4
+    flap_changes: int = 4  # needs a window of more than 4 runs to show
 
     def __post_init__(self) -> None:
         if not 1 <= self.failures <= self.window:

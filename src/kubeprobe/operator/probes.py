@@ -263,12 +263,26 @@ class WatchProbe(Probe):
         await self._writer.close()
 
 
+#: Share of the run's timeout the pod-scheduling probe waits for a binding before it reads why
+#: not: the rest is left for that read, so the failure carries the scheduler's own words.
+SCHEDULING_WAIT_SHARE = 0.75
+
+
+def _why_unscheduled(pod: Obj) -> str:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return str(cond.get("message") or cond.get("reason") or "not scheduled")[:400]
+    return "no scheduling decision"
+
+
 @registry.register("pod-scheduling")
 class PodSchedulingProbe(Probe):
-    """Creates a pod and waits until the scheduler binds it to a node; deletes it. Use ≥ 10 s intervals."""
+    """Creates a pod and waits until the scheduler binds it to a node; deletes it. A pod left
+    unbound fails the run with the scheduler's reason (its PodScheduled condition)."""
 
     async def run(self) -> None:
         name = f"kubeprobe-sched-{uuid.uuid4().hex[:10]}"
+        give_up = time.monotonic() + self.spec.timeout * SCHEDULING_WAIT_SHARE
         pods = resource_path("v1", "pods", self.namespace)
         spec: Obj = {
             "containers": [
@@ -296,6 +310,9 @@ class PodSchedulingProbe(Probe):
                 pod = await self.kube.get(f"{pods}/{name}")
                 if (pod.get("spec") or {}).get("nodeName"):
                     return
+                if time.monotonic() >= give_up:
+                    waited = self.spec.timeout * SCHEDULING_WAIT_SHARE
+                    raise ProbeFailure(f"pod {name} not scheduled after {waited:g}s: {_why_unscheduled(pod)}")
                 await asyncio.sleep(0.2)
         finally:
             with contextlib.suppress(Exception):

@@ -36,13 +36,22 @@ class Budget:
     burst: int = 10
 
 
+#: Defaults chosen so that a broken path is failing within 10 s without false alarms: a run every
+#: ``DEFAULT_INTERVAL_S`` with ``DEFAULT_TIMEOUT_S`` (a healthy API server answers in milliseconds, a
+#: pod is bound in well under a second), failing after ``Rules()`` = 2 of the last 3 runs. A hung
+#: path fails its second run at most interval x 2 + timeout = 6 s after it broke; one slow run alone
+#: is never an alarm. bench/fault_suite.py measures both (time to incident, fault-free noise).
+DEFAULT_INTERVAL_S = 2.0
+DEFAULT_TIMEOUT_S = 2.0
+
+
 @dataclass(frozen=True)
 class ProbeConfigSpec:
     namespace: str
     name: str
     probe: str
-    interval: float = 10.0
-    timeout: float = 5.0
+    interval: float = DEFAULT_INTERVAL_S
+    timeout: float = DEFAULT_TIMEOUT_S
     rules: Rules = field(default_factory=Rules)
     budget: Budget = field(default_factory=Budget)
     summary_interval: float = 60.0
@@ -72,8 +81,8 @@ def parse_spec(namespace: str, name: str, spec: dict[str, Any]) -> ProbeConfigSp
     probe = spec.get("probe")
     if not isinstance(probe, str) or not probe:
         raise SpecError("spec.probe: required, e.g. 'apiserver-read'")
-    interval = _num(spec, "intervalSeconds", 10.0, 1.0)
-    timeout = _num(spec, "timeoutSeconds", min(interval, 5.0), 0.05)
+    interval = _num(spec, "intervalSeconds", DEFAULT_INTERVAL_S, 1.0)
+    timeout = _num(spec, "timeoutSeconds", min(interval, DEFAULT_TIMEOUT_S), 0.05)
     if timeout > interval:
         raise SpecError(f"spec.timeoutSeconds: {timeout} must not exceed intervalSeconds {interval}")
     fr = spec.get("failureRule") or {}
@@ -81,10 +90,10 @@ def parse_spec(namespace: str, name: str, spec: dict[str, Any]) -> ProbeConfigSp
     budget = spec.get("reportBudget") or {}
     try:
         rules = Rules(
-            failures=int(fr.get("failures", 3)),
-            window=int(fr.get("window", 5)),
-            successes=int(rr.get("successes", 2)),
-            flap_changes=int(spec.get("flapChanges", 4)),
+            failures=int(fr.get("failures", Rules.failures)),
+            window=int(fr.get("window", Rules.window)),
+            successes=int(rr.get("successes", Rules.successes)),
+            flap_changes=int(spec.get("flapChanges", Rules.flap_changes)),
         )
         severity = Severity(spec.get("severity", "medium"))
     except (TypeError, ValueError) as exc:
