@@ -231,13 +231,24 @@ async def quiet(center: Center, timeout: float) -> bool:
 
 
 def _incident_row(inc: dict[str, Any], t0: dt.datetime) -> dict[str, Any]:
+    """``seen_after_s``: when the suite first saw it (what an on-call engineer experiences);
+    ``opened_after_s``: the incident's own ``opened``, the end of the run that opened it."""
     return {
         "id": inc["id"],
         "cause": inc["cause"],
         "confidence": inc["confidence"],
         "cases": inc["cases"],
+        "seen_after_s": inc.get("seen_after_s", round((now() - t0).total_seconds(), 1)),
         "opened_after_s": round((parse_time(inc["opened"]) - t0).total_seconds(), 1),
     }
+
+
+def _see(
+    seen: dict[int, dict[str, Any]], known: set[int], incs: list[dict[str, Any]], t0: dt.datetime
+) -> None:
+    for inc in incs:
+        if inc["id"] not in known and inc["id"] not in seen:
+            seen[inc["id"]] = {**inc, "seen_after_s": round((now() - t0).total_seconds(), 1)}
 
 
 async def detect(
@@ -248,11 +259,11 @@ async def detect(
     *,
     known: set[int],
     seen: dict[int, dict[str, Any]],
-) -> tuple[float | None, dt.datetime | None]:
+) -> tuple[float | None, float | None]:
     """Poll until an incident of the expected cause opened and ``--settle-s`` passed (or
     ``--detect-s``); fills ``seen`` with the incidents opened meanwhile."""
     first_bad: float | None = None
-    right_at: dt.datetime | None = None
+    right_at: float | None = None
     deadline = time.monotonic() + args.detect_s
     while time.monotonic() < deadline:
         try:
@@ -264,11 +275,9 @@ async def detect(
             continue
         if bad and first_bad is None:
             first_bad = min((parse_time(r["finished"] or r["created"]) - t0).total_seconds() for r in bad)
-        for inc in incs:
-            if inc["id"] not in known:
-                seen[inc["id"]] = inc
+        _see(seen, known, incs, t0)
         if right_at is None:
-            right = [parse_time(i["opened"]) for i in seen.values() if i["cause"] == sc.cause]
+            right = [i["seen_after_s"] for i in seen.values() if i["cause"] == sc.cause]
             if right:
                 right_at = min(right)
                 deadline = min(deadline, time.monotonic() + args.settle_s)
@@ -292,11 +301,9 @@ async def run_scenario(
         await sc.undo(ctx)
     undone_s = (now() - undo_start).total_seconds()
     resolved = await quiet(center, args.recover_s)
-    for inc in await center.incidents():
-        if inc["id"] not in known:
-            seen[inc["id"]] = inc  # opened while recovering: still this scenario's doing
+    _see(seen, known, await center.incidents(), t0)  # opened while recovering: still this scenario's
     opened = sorted((_incident_row(i, t0) for i in seen.values()), key=lambda r: r["id"])
-    first_inc = min((r["opened_after_s"] for r in opened), default=None)
+    first_inc = min((r["seen_after_s"] for r in opened), default=None)
     stale = [r for r in opened if r["cause"] in earlier and r["cause"] != sc.cause]
     return {
         "name": sc.name,
@@ -308,7 +315,7 @@ async def run_scenario(
         "detected": right_at is not None,
         "first_failed_run_s": None if first_bad is None else round(first_bad, 1),
         "first_incident_s": first_inc,
-        "right_incident_s": None if right_at is None else round((right_at - t0).total_seconds(), 1),
+        "right_incident_s": right_at,
         "incidents": opened,
         "right_cause_only": right_at is not None and {r["cause"] for r in opened} == {sc.cause},
         "stale_cause_incidents": len(stale),
@@ -463,7 +470,7 @@ async def run(args: argparse.Namespace) -> None:
                 row = await run_scenario(sc, ctx, center, args, earlier)
                 earlier.add(sc.cause)
                 rows.append(row)
-                causes = [f"{i['cause']}@{i['opened_after_s']}s" for i in row["incidents"]]
+                causes = [f"{i['cause']}@{i['seen_after_s']}s" for i in row["incidents"]]
                 console.print(
                     f"  detected={row['detected']} first_failed={row['first_failed_run_s']}s "
                     f"right={row['right_incident_s']}s only={row['right_cause_only']} {causes}"

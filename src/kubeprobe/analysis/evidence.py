@@ -98,7 +98,7 @@ async def component_evidence(
             return facts
         # The process answers a check that needs nothing behind it, but not its readiness, whose
         # slow part is the storage check: etcd does not answer the API server.
-        facts["readyz_failed"] = "timed out (the API server answers /livez/ping)"
+        facts["readyz_failed"] = "etcd: timed out (the API server answers /livez/ping)"
         facts["etcd_healthy"] = False
         return facts
     if ready:

@@ -44,7 +44,7 @@ class AnalysisSettings(BaseModel):
     rerun_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Deadline of the verification re-run."
     )
-    poll_seconds: float = Field(default=2.0, gt=0, description="How often to look for finished runs.")
+    poll_seconds: float = Field(default=1.0, gt=0, description="How often to look for finished runs.")
     batch: int = Field(default=4, ge=1, le=100, description="Runs claimed at once by one replica.")
     lease_seconds: float = Field(default=600.0, gt=0, description="A claim older than this is retried.")
     lookback_seconds: float = Field(
@@ -57,7 +57,7 @@ class AnalysisSettings(BaseModel):
         default=3600.0, gt=0, description="Change events this recent are evidence."
     )
     evidence_budget_seconds: float = Field(
-        default=30.0, gt=0, description="Time limit for gathering evidence."
+        default=20.0, gt=0, description="Time limit for gathering evidence."
     )
     self_healing: bool = Field(default=False, description="Hand healable causes to self-healing.")
     model_cache: Path | None = Field(default=None, description="Where the trained classifier is cached.")

@@ -382,3 +382,23 @@ async def test_api_receivers_never_return_secrets_and_routes_check_receivers(
     audit = await ok(await admin.get("/api/v1/audit", params={"resource": "receiver"}))
     assert "very-secret" not in str(audit)
     assert len(audit) == 3
+
+
+async def test_a_late_failure_does_not_reopen_a_resolved_cause(store: Store, box: SecretBox) -> None:
+    """A run that started while the incident was open, analysed after it resolved, is recorded only;
+    a run that started after the resolution is news."""
+    svc = service(store, box, Clock())
+    minute = dt.timedelta(minutes=1)
+    await svc.observe(signal(cause="admission.quota_exceeded", started=T0))
+    await svc.observe(signal(outcome=Outcome.PASSED, minutes=5, started=T0 + 4 * minute))
+    late = signal(case="late", cause="admission.quota_exceeded", minutes=7, started=T0 + 3 * minute)
+    await svc.observe(late)
+    rows = await incidents(store)
+    assert [(r.cause, r.state) for r in rows] == [("admission.quota_exceeded", "resolved")]
+    async with store.transaction() as s:
+        query = select(IncidentSignal.note).where(IncidentSignal.case == "late")
+        note = (await s.execute(query)).scalar_one()
+    assert note.startswith("late:")
+    fresh = signal(case="new", cause="admission.quota_exceeded", minutes=8, started=T0 + 6 * minute)
+    await svc.observe(fresh)
+    assert [r.state for r in await incidents(store)] == ["resolved", "firing"]

@@ -25,7 +25,7 @@ from kubeprobe.alerting import incidents as lifecycle
 from kubeprobe.alerting.incidents import AlertingPolicy
 from kubeprobe.alerting.messages import Notification
 from kubeprobe.alerting.notifiers import NotifierConfigError, NotifierError, build_notifier
-from kubeprobe.alerting.signals import Signal
+from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.alerting.silences import Silence, paused
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import CenterError, NotFoundError
@@ -93,8 +93,13 @@ class IncidentService:
         async with self._lock, self.store.transaction() as session:
             await incident_log.lock(session)
             incidents, rows = await incident_log.open_incidents(session, signal)
+            resolved = (
+                await incident_log.resolved_since(session, signal.cluster, signal.since)
+                if signal.outcome is Outcome.FAILED
+                else []
+            )
             silences = await silence_store.current_silences(session, signal.at)
-            decision = lifecycle.observe(signal, incidents, silences, self.policy)
+            decision = lifecycle.observe(signal, incidents, silences, self.policy, resolved)
             routes = await routing.route_table(session)
             await incident_log.apply(session, decision, rows, routes, self.clock())
             target = next(

@@ -4,8 +4,10 @@ For each run claimed from the store (see :mod:`kubeprobe.center.store.analysis`)
 
 - ``succeeded`` → a ``PASSED`` signal (so what the case had open resolves).
 - ``failed`` / ``error`` / ``timed_out`` → evidence (the cluster's view of the run, component
-  health, other runs failing around it, recent change events) → diagnosis (rules + classifier) →
-  secondary verification → severity → a ``FAILED`` or ``FLAKE`` signal.
+  health, other runs failing around it, recent change events) → diagnosis (the API's words,
+  component health, rules, classifier: :mod:`kubeprobe.analysis.diagnosis`) → secondary
+  verification → severity → a ``FAILED`` or ``FLAKE`` signal that says whether the run's own
+  evidence named its cause (``firm``: else it joins an incident open on its cluster).
 
 Secondary verification (``verify``, on by default) re-queries the API server (component health
 again) and re-runs the failing case once: a built-in case runs again in this process through
@@ -15,6 +17,9 @@ repeats exactly the steps that failed. A case that is not built in (an image or 
 entry point) is not re-run; only the re-query decides, and a failure that cannot be re-checked is
 escalated, never dropped. A re-run that succeeds makes the failure a ``FLAKE``: recorded, not
 escalated. A re-run that cannot run (``error``) proves nothing and leaves the failure standing.
+No re-run when there is nothing left to learn: a resident probe's failure (its operator reports
+failing only after F of the last N runs failed: that rule is its verification), a cause that is a
+component the evidence just found down, or a re-query that still finds one down.
 
 Verdicts are stored in ``run_analysis`` and served at ``GET /api/v1/runs/{id}/analysis``.
 """
@@ -29,6 +34,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,7 +42,7 @@ from typing import Any, Protocol
 
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.analysis.classifier import Classifier, cached_classifier, parse_corpus
-from kubeprobe.analysis.diagnosis import Diagnosis, diagnose
+from kubeprobe.analysis.diagnosis import COMPONENT_RULE, Diagnosis, diagnose
 from kubeprobe.analysis.evidence import component_evidence
 from kubeprobe.analysis.rules import Rule, builtin_rules
 from kubeprobe.analysis.run_evidence import EvidenceLimits, cluster_evidence, evidence_events
@@ -96,6 +102,9 @@ class AnalysisWorker:
         self.wake = asyncio.Event()
         self._classifier: Classifier | None = None
         self._feedback_count = -1
+        #: cluster → (when, evidence) of its last resident failure: resident probes make no objects
+        #: of their own, so the cluster's evidence serves every resident failure of the next seconds
+        self._resident_evidence: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- loop ------------------------------------------------------------------------------------
     async def run_forever(self) -> None:
@@ -170,14 +179,22 @@ class AnalysisWorker:
         classifier = await self._classifier_for(feedback)
         limits = EvidenceLimits(budget_seconds=s.evidence_budget_seconds)
         async with KubeClient(conn, timeout=limits.request_seconds * 2) as kube:
-            evidence = await cluster_evidence(
-                kube, ctx.run_id, pod_runner=ctx.pod_runner, limits=limits, now=dt.datetime.now(dt.UTC)
-            )
+            resident = ctx.details.get("resident") or {}
+            evidence = await self._evidence(kube, ctx, limits, bool(resident))
             runner = ctx.details.get("runner") or {}
             events = (*evidence_events(evidence), *[str(e) for e in runner.get("events") or []][-10:])
-            failure = FailureText(ctx.failed_step, _messages(ctx), events)
-            diagnosis = await asyncio.to_thread(diagnose, failure, classifier, self.rules, evidence["facts"])
-            verification = await self._verify(kube, ctx, diagnosis) if s.verify else None
+            # a resident probe's run has no steps: its probe type is the step that failed
+            failure = FailureText(ctx.failed_step or str(resident.get("probe") or ""), _messages(ctx), events)
+            diagnosis = await asyncio.to_thread(
+                diagnose,
+                failure,
+                classifier,
+                self.rules,
+                evidence["facts"],
+                apiserver=conn.server,
+                evidence_age_s=(dt.datetime.now(dt.UTC) - ctx.finished).total_seconds(),
+            )
+            verification = await self._verify(kube, ctx, diagnosis, bool(resident)) if s.verify else None
         scope = _scope(around)
         verdict = assess(
             diagnosis.cause, scope, consecutive, _severity(ctx.binding_severity), self_healing=s.self_healing
@@ -192,6 +209,7 @@ class AnalysisWorker:
         )
         summary.update(scope=str(scope), events_used=list(events)[:20])
         summary["alternatives"] = diagnosis.to_dict()["alternatives"]
+        summary.update(basis=diagnosis.basis, explanation=diagnosis.explanation)
         values = {
             "outcome": str(outcome),
             "cause": diagnosis.cause,
@@ -213,11 +231,42 @@ class AnalysisWorker:
             confidence=diagnosis.confidence,
             priority=verdict.priority,
             action=str(verdict.action),
-            reason=verdict.reason,
-            evidence={k: summary[k] for k in ("run_state", "reachable", "facts", "scope", "failing_around")},
+            reason=f"{diagnosis.basis}; {verdict.reason}" if diagnosis.basis else verdict.reason,
+            evidence={
+                k: summary[k]
+                for k in (
+                    "run_state",
+                    "reachable",
+                    "facts",
+                    "scope",
+                    "failing_around",
+                    "basis",
+                    "explanation",
+                )
+            },
+            firm=diagnosis.firm,
+            started=ctx.created,
             recent_changes=tuple(f"{c.get('type')}:{c.get('id')}" for c in changes),
         )
         return values, signal
+
+    async def _evidence(
+        self, kube: KubeClient, ctx: store_analysis.RunContext, limits: EvidenceLimits, resident: bool
+    ) -> dict[str, Any]:
+        cached = self._resident_evidence.get(ctx.cluster) if resident else None
+        if cached is not None and time.monotonic() - cached[0] <= RESIDENT_EVIDENCE_S:
+            return cached[1]
+        evidence = await cluster_evidence(
+            kube,
+            ctx.run_id,
+            pod_runner=ctx.pod_runner,
+            limits=limits,
+            now=dt.datetime.now(dt.UTC),
+            since=ctx.created - dt.timedelta(seconds=60),
+        )
+        if resident:
+            self._resident_evidence[ctx.cluster] = (time.monotonic(), evidence)
+        return evidence
 
     async def _classifier_for(self, feedback: list[dict[str, Any]]) -> Classifier:
         if self._classifier is None or len(feedback) != self._feedback_count:
@@ -227,9 +276,13 @@ class AnalysisWorker:
         return self._classifier
 
     async def _verify(
-        self, kube: KubeClient, ctx: store_analysis.RunContext, diagnosis: Diagnosis
+        self, kube: KubeClient, ctx: store_analysis.RunContext, diagnosis: Diagnosis, resident: bool
     ) -> Verification:
-        """Re-query the API server, then re-run the case once (built-in cases only)."""
+        """Re-query the API server, then re-run the case once (built-in cases only); see the module."""
+        if resident:
+            return Verification(True, True, "denoised", {"by": "the operator's failure rule (F of N runs)"})
+        if diagnosis.rule == COMPONENT_RULE:
+            return Verification(True, True, "evidence", {"by": diagnosis.basis})
         requery = await component_evidence(kube)
         component_down = bool(
             requery.get("unreachable")
@@ -238,6 +291,8 @@ class AnalysisWorker:
             or requery.get("stale_leases")
         )
         detail: dict[str, Any] = {"requery": requery}
+        if component_down:  # still down: reproduced, a re-run would only wait out its deadline
+            return Verification(True, True, "requery", detail)
         if not self.settings.rerun or ctx.template not in {t.name for t in self.registry.all()}:
             # No re-run possible: a component still down reproduces; otherwise we cannot tell.
             return Verification(component_down, True, "requery", detail)
@@ -257,6 +312,11 @@ class AnalysisWorker:
         if outcome.state == "error":  # could not run: proves nothing, the failure stands
             return Verification(False, True, "requery+rerun", detail)
         return Verification(True, outcome.state != "succeeded" or component_down, "requery+rerun", detail)
+
+
+#: How long the evidence of one resident failure serves the next ones of its cluster (a fault makes
+#: every resident probe of a cluster fail within seconds: one collection instead of one each).
+RESIDENT_EVIDENCE_S = 5.0
 
 
 def _messages(ctx: store_analysis.RunContext) -> tuple[str, ...]:

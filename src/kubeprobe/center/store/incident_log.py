@@ -118,6 +118,26 @@ async def open_incidents(
     return [to_incident(r, keys) for r in rows], {r.key: r for r in rows}
 
 
+async def resolved_since(session: AsyncSession, cluster: str, since: dt.datetime) -> list[Incident]:
+    """Incidents of ``cluster`` resolved at or after ``since`` (the start of a failed run analysed
+    now: such a late failure must not reopen their cause). The (state, updated) index narrows the
+    scan: a resolution sets ``updated``."""
+    query = (
+        select(IncidentRow)
+        .where(
+            IncidentRow.state == "resolved",
+            IncidentRow.updated >= since,
+            IncidentRow.cluster == cluster,
+            IncidentRow.resolved_at >= since,
+        )
+        .order_by(IncidentRow.id.desc())
+        .limit(100)
+    )
+    rows = (await session.execute(query)).scalars().all()
+    keys = {r.id: r.key for r in rows}
+    return [to_incident(r, keys) for r in rows]
+
+
 async def apply(
     session: AsyncSession,
     decision: Decision,
