@@ -130,7 +130,8 @@ async def test_failed_run_on_an_unreachable_cluster_is_diagnosed_and_not_a_flake
     assert (body["cause"], body["source"], body["outcome"]) == ("admission.quota_exceeded", "rule", "failed")
     assert body["evidence"]["reachable"] is False
     assert body["evidence"]["facts"] == {}  # no fact guessed from an unreachable cluster
-    assert body["verification"]["rerun"]["state"] == "error"
+    # still unreachable at the re-query: reproduced, a re-run would only wait out its deadline
+    assert (body["verification"]["method"], "rerun" in body["verification"]) == ("requery", False)
     assert body["verification"]["reproduced"] is True
     run = await ok(await viewer.get(f"/api/v1/runs/{1:032x}"))
     assert run["root_cause"] == "admission.quota_exceeded"
