@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kubeprobe import __version__
 from kubeprobe.cli.alerting import incidents_app, silence_app
@@ -71,10 +72,11 @@ def main() -> None:
     try:
         app()
     except (SandboxError, KubeError, CenterClientError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # Error text carries untrusted words (a component's log line, a cluster's message): never markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except OSError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
