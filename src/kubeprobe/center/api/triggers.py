@@ -67,10 +67,6 @@ async def kuberhealthy_report(body: KuberhealthyReport, request: Request, store:
         who = await authenticate(session, token)
         if who.run_id is None:
             raise AuthenticationError("kh-run-uuid is not a run's report token")
-        messages = [e for e in body.Errors if e.strip()] or (
-            [] if body.OK else ["check failed without an error"]
-        )
-        accepted, run = await runs.report_run(
-            session, who.run_id, ReportIn(ok=body.OK, messages=messages), who
-        )
+        report = ReportIn(ok=body.OK, messages=body.messages())
+        accepted, run = await runs.report_run(session, who.run_id, report, who)
     return {"run": run.id, "state": run.state, "accepted": str(accepted).lower()}

@@ -1,7 +1,9 @@
 """Runs: triggering one by hand, listing (keyset-paginated, filtered), showing, and a case's own report.
 
 A run gets a deadline and a report token valid for it alone. A report from another run's token is
-403, one after the deadline 410, and a second report for a finished run changes nothing.
+403, one after the deadline 410, and a second report for a finished run changes nothing: exactly
+one report counts even when several race, because it is applied by one conditional UPDATE (the run
+still unreported and unfinished) whose row count says whether it won.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import REPORT_PREFIX, Principal, hash_token, new_token
@@ -46,6 +48,7 @@ from kubeprobe.center.store.tables import (
     RunFinding,
 )
 from kubeprobe.model import RunState, Trigger
+from kubeprobe.model.runs import UNFINISHED_STATES
 
 
 def _run_query() -> Select[Run, str, str, str]:
@@ -215,7 +218,7 @@ async def report_run(
     """Apply a case's report to its run. Returns (accepted, run); a second report is not accepted."""
     if who.run_id != run_id:
         raise PermissionDeniedError("this report token belongs to another run; use the run's own token")
-    run = (await session.execute(select(Run).where(Run.id == run_id).with_for_update())).scalar_one_or_none()
+    run = (await session.execute(select(Run).where(Run.id == run_id))).scalar_one_or_none()
     if run is None:
         raise NotFoundError(f"no run with id {run_id!r}")
     if run.reported_at is not None or RunState(run.state).terminal:
@@ -223,12 +226,29 @@ async def report_run(
     now = utcnow()
     if now > run.deadline:
         raise GoneError(f"run {run_id} passed its deadline {run.deadline.isoformat()}; the report is refused")
-    run.state = str(RunState.SUCCEEDED if body.ok else RunState.FAILED)
-    run.started = run.started or run.created
-    run.finished = run.reported_at = now
-    run.duration_ms = (now - run.started).total_seconds() * 1000
-    run.messages, run.metrics = list(body.messages), dict(body.metrics)
-    run.steps = [s.model_dump(include={"name", "ok", "duration_ms", "error"}) for s in body.steps]
+    state, started = str(RunState.SUCCEEDED if body.ok else RunState.FAILED), run.started or run.created
+    # One conditional UPDATE decides which report counts, on both stores: the row read above may
+    # be stale (SQLite takes no row lock), so the state it showed is checked again by the database.
+    claimed = await session.execute(
+        update(Run)
+        .where(
+            Run.id == run_id, Run.reported_at.is_(None), Run.state.in_([str(s) for s in UNFINISHED_STATES])
+        )
+        .values(
+            state=state,
+            started=started,
+            finished=now,
+            reported_at=now,
+            duration_ms=(now - started).total_seconds() * 1000,
+            messages=list(body.messages),
+            metrics=dict(body.metrics),
+            steps=[s.model_dump(include={"name", "ok", "duration_ms", "error"}) for s in body.steps],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False, await get_run(session, run_id)
+    await session.refresh(run)
     session.add_all(
         RunFinding(
             run_id=run_id,
