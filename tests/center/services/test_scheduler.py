@@ -95,3 +95,19 @@ async def test_a_bad_watch_is_refused_with_the_reason(api: Client) -> None:
     assert "listed twice" in resp.json()["detail"]
     resp = await http.post("/api/v1/bindings", json={**body, "watch": twice[:1]})
     assert resp.status_code == 201, resp.text
+
+
+def test_a_binding_that_cannot_be_planned_never_stops_the_others() -> None:
+    """Issue 15, finding 4: a cron that never fires (stored before crons were checked) stopped all
+    scheduling ("loading bindings failed" in a loop); now it is skipped and named in `problems`."""
+    import datetime as dt
+
+    from kubeprobe.center.services.scheduler import Scheduler
+    from kubeprobe.center.triggers.targets import Target
+
+    good = Target(1, 1, 1, 60.0, None, 0.0, None, "forbid")
+    never = Target(2, 1, 1, None, "0 0 31 2 *", 0.0, None, "forbid")
+    scheduler = Scheduler(None)  # type: ignore[arg-type]  # plan() reads no store
+    heap = scheduler.plan([never, good], dt.datetime.now(dt.UTC).timestamp())
+    assert [key for _, key, _ in heap] == [good.key]
+    assert "0 0 31 2 *" in scheduler.problems[never.key]

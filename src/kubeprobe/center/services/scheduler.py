@@ -81,6 +81,8 @@ class Scheduler:
         self.on_run = on_run
         self.fired = 0
         self._slots: dict[str, spread.Slot] = {}
+        #: Targets that cannot be scheduled (a cron stored before it was checked), by key: why.
+        self.problems: dict[str, str] = {}
 
     def _next(self, target: Target, slots: dict[str, spread.Slot], after: float) -> float:
         if target.cron:
@@ -115,7 +117,16 @@ class Scheduler:
             if t.interval and not t.cron:
                 by_interval.setdefault(t.interval, []).append(t.key)
         slots = spread.plan(by_interval)
-        heap = [(self._next(t, slots, now), t.key, t) for t in items]
+        heap = []
+        problems: dict[str, str] = {}
+        for t in items:  # one binding that cannot be planned never stops the others
+            try:
+                heap.append((self._next(t, slots, now), t.key, t))
+            except (cron.CronError, KeyError, ValueError, OverflowError) as exc:
+                problems[t.key] = str(exc)
+        for key in problems.keys() - self.problems.keys():
+            log.error("binding target %s cannot be scheduled and is skipped: %s", key, problems[key])
+        self.problems = problems
         heapq.heapify(heap)
         self._slots = slots
         return heap
@@ -145,7 +156,10 @@ class Scheduler:
                 while heap and heap[0][0] <= now_ts and len(due) < MAX_BATCH:
                     when, key, target = heapq.heappop(heap)
                     due.append((uuid.uuid5(RUN_NAMESPACE, f"{key}@{when:.3f}").hex, target))
-                    heapq.heappush(heap, (self._next(target, self._slots, when), key, target))
+                    try:
+                        heapq.heappush(heap, (self._next(target, self._slots, when), key, target))
+                    except (cron.CronError, KeyError, ValueError, OverflowError) as exc:
+                        self.problems[key] = str(exc)  # no further firing: dropped until reloaded
                 try:
                     due = await self._drop_paused(due)
                     started = await start_firings(self.store, due, self.dispatcher) if due else []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +10,7 @@ from kubeprobe.center.errors import InvalidInputError
 from kubeprobe.center.schemas.bindings import BindingIn, BindingOut, WatchIn
 from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
 from kubeprobe.center.store.tables import Binding, Case, Cluster, ClusterGroup, Suite
+from kubeprobe.model.schedule import CronScheduleError, check_cron
 
 
 async def _name_of(
@@ -42,12 +42,11 @@ async def binding_out(session: AsyncSession, row: Binding) -> BindingOut:
 
 
 async def _apply(session: AsyncSession, row: Binding, body: BindingIn) -> None:
-    if body.cron is not None and not croniter.is_valid(body.cron):
-        raise InvalidInputError(
-            f"cron: {body.cron!r} is not a cron expression; "
-            "allowed: five fields 'min hour day month weekday'",
-            field="cron",
-        )
+    if body.cron is not None:
+        try:
+            check_cron(body.cron)
+        except CronScheduleError as exc:
+            raise InvalidInputError(f"cron: {exc}", field="cron") from exc
     if body.interval_seconds is not None and body.jitter_seconds >= body.interval_seconds:
         raise InvalidInputError("jitter_seconds: must be less than interval_seconds", field="jitter_seconds")
     row.case_id = (await by_name(session, Case, body.case, "case", field="case")).id if body.case else None

@@ -4,6 +4,7 @@ alerting objects (RouteTable, notifier settings) built from them."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -21,6 +22,8 @@ from kubeprobe.center.store.common import audit, by_name, ensure_new, utcnow
 from kubeprobe.center.store.tables.alerting import ReceiverRow, RouteRow
 
 # --- receivers -----------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
 
 
 def check_receiver(body: ReceiverIn) -> None:
@@ -164,16 +167,17 @@ async def route_table(session: AsyncSession) -> RouteTable:
     rows = (
         (await session.execute(select(RouteRow).order_by(RouteRow.position, RouteRow.name))).scalars().all()
     )
-    routes = [
-        Route(
-            r.name,
-            tuple(r.receivers),
-            parse_all(list(r.matchers)),
-            frozenset(r.priorities),
-            r.continue_matching,
+    routes = []
+    for r in rows:
+        if r.is_default:
+            continue
+        try:  # one route stored before matchers were checked never stops routing by the others
+            matchers = parse_all(list(r.matchers))
+        except MatcherError as exc:
+            log.error("route %s is skipped: its matchers no longer validate (%s); replace it", r.name, exc)
+            continue
+        routes.append(
+            Route(r.name, tuple(r.receivers), matchers, frozenset(r.priorities), r.continue_matching)
         )
-        for r in rows
-        if not r.is_default
-    ]
     default = next((tuple(r.receivers) for r in rows if r.is_default), ())
     return RouteTable.of(routes, default)

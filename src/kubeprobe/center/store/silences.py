@@ -4,6 +4,7 @@ Silence objects), and the names and labels a pause-mode silence (a maintenance w
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,8 @@ from kubeprobe.center.schemas.silences import SilenceIn, SilenceOut
 from kubeprobe.center.store.common import audit, utcnow
 from kubeprobe.center.store.tables import Case, Cluster
 from kubeprobe.center.store.tables.alerting import SilenceRow
+
+log = logging.getLogger(__name__)
 
 
 def to_silence(row: SilenceRow) -> Silence:
@@ -96,7 +99,13 @@ async def current_silences(session: AsyncSession, now: dt.datetime) -> list[Sile
     rows = await session.execute(
         select(SilenceRow).where(or_(SilenceRow.ends.is_(None), SilenceRow.ends > now))
     )
-    return [to_silence(r) for r in rows.scalars()]
+    silences = []
+    for row in rows.scalars():  # one silence stored before matchers were checked never stops the rest
+        try:
+            silences.append(to_silence(row))
+        except (MatcherError, ScheduleError) as exc:
+            log.error("silence %s is skipped: it no longer validates (%s); replace or delete it", row.id, exc)
+    return silences
 
 
 async def list_silences(session: AsyncSession, *, expired: bool = False) -> list[SilenceOut]:

@@ -7,6 +7,7 @@ import datetime as dt
 from croniter import CroniterBadCronError, croniter
 
 from kubeprobe.center.triggers.spread import stable_hash
+from kubeprobe.model.schedule import CronScheduleError, check_cron
 
 
 class CronError(ValueError):
@@ -14,8 +15,11 @@ class CronError(ValueError):
 
 
 def validate(expression: str) -> None:
-    if not croniter.is_valid(expression):
-        raise CronError(f"invalid cron expression {expression!r}: use 5 fields, e.g. '*/5 * * * *'")
+    """Five fields, firing every year (:func:`kubeprobe.model.schedule.check_cron`)."""
+    try:
+        check_cron(expression)
+    except CronScheduleError as exc:
+        raise CronError(f"invalid cron expression: {exc}") from exc
 
 
 def next_start(
