@@ -20,7 +20,7 @@ from kubeprobe.center.api import errors, fleet, gates, ops, resources, runs, sil
 from kubeprobe.center.api import remedy as remedy_api
 from kubeprobe.center.api import resident as resident_api
 from kubeprobe.center.api.ops import CenterMetrics
-from kubeprobe.center.credentials import SecretBox, load_secret_box
+from kubeprobe.center.credentials import SecretBox, load_secret_box, private_dir
 from kubeprobe.center.errors import ConflictError
 from kubeprobe.center.schemas.catalog import TemplateIn
 from kubeprobe.center.schemas.tokens import TokenIn
@@ -74,6 +74,63 @@ class BodyLimit:
                 raise
 
 
+class NulRefusal:
+    """Refuses a NUL character anywhere in a request's path, query or JSON body with 422.
+
+    No text the center keeps may hold one: PostgreSQL cannot store it (a 500 that reset the
+    keep-alive connection), and logs, pages and chat messages must never carry it. In JSON a NUL
+    can only be written as the escape ``\\u0000``; the body is scanned as it streams in, before the
+    route parses it, so every text field of every route is covered at the edge.
+    """
+
+    ESCAPE = b"\\u0000"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = bytes(scope.get("raw_path") or b"") + b"?" + bytes(scope.get("query_string") or b"")
+        if b"%00" in target or b"\x00" in target:
+            await _refuse_nul(send, "query")
+            return
+        tail = b""
+        rejected = False
+
+        async def scanned() -> Message:
+            nonlocal tail, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            chunk = tail + message.get("body", b"")
+            if self.ESCAPE in chunk or b"\x00" in chunk:
+                rejected = True
+                await _refuse_nul(send, "body")
+                return {"type": "http.disconnect"}
+            tail = chunk[-(len(self.ESCAPE) - 1) :]
+            return message
+
+        async def guarded(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
+        try:
+            await self.app(scope, scanned, guarded)
+        except Exception:
+            if not rejected:
+                raise
+
+
+async def _refuse_nul(send: Send, field: str) -> None:
+    body = f'{{"detail":"{field}: a NUL character (\\\\u0000) is not allowed in any text","field":"{field}"}}'
+    await send(
+        {"type": "http.response.start", "status": 422, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
 async def _too_large(send: Send, limit: int) -> None:
     body = f'{{"detail":"body: larger than {limit} bytes; allowed: at most {limit}","field":"body"}}'.encode()
     await send(
@@ -98,8 +155,7 @@ async def bootstrap_admin(store: Store, settings: CenterSettings) -> Path | None
             return None
     if settings.admin_token:
         return None
-    path = Path(settings.data_dir) / "admin-token"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(Path(settings.data_dir)) / "admin-token"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(created.token + "\n")
@@ -194,5 +250,6 @@ def create_app(
         metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
         return response
 
+    app.add_middleware(NulRefusal)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

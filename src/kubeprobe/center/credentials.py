@@ -34,13 +34,23 @@ class SecretBox:
             raise CenterError("stored credentials do not decrypt: KUBEPROBE_SECRET_KEY changed?") from exc
 
 
+def private_dir(path: Path) -> Path:
+    """The data dir, created or made again readable by this user only (0700): it holds the SQLite
+    file (run data, the audit log, token hashes), secret.key and admin-token."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def load_secret_box(settings: CenterSettings) -> SecretBox:
-    """The key from settings, else from data_dir/secret.key (created once, mode 0600)."""
+    """The key from settings, else from data_dir/secret.key (created once, mode 0600); the data
+    dir is made private (:func:`private_dir`) either way."""
+    private_dir(Path(settings.data_dir))
     if settings.secret_key:
         return SecretBox(settings.secret_key)
     path = Path(settings.data_dir) / "secret.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())

@@ -108,6 +108,10 @@ class ServerSettings:
     report_base_url: str
     max_body_bytes: int
     max_batch: int
+    request_read_timeout_seconds: float = 20.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    backlog: int = 2048
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,20 @@ class CenterSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
     max_batch: int = Field(default=10_000, gt=0, description="Most results in one ingestion batch.")
+    request_read_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=3600,
+        description="A whole request (headers and body) must arrive within this time of its first byte "
+        "(slowloris); else 408 and the connection is closed.",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, gt=0, le=3600, description="Idle keep-alive connections close after this."
+    )
+    max_connections: int = Field(
+        default=1000, gt=0, description="Open connections and requests beyond which the server answers 503."
+    )
+    backlog: int = Field(default=2048, gt=0, description="Connections the kernel queues before accept.")
     # -- retention --------------------------------------------------------------------------------
     retention_days: float = Field(default=7.0, gt=0, description="How long raw runs are kept.")
     rollup_retention_days: float = Field(default=400.0, gt=0, description="How long hourly rollups are kept.")
@@ -231,7 +249,15 @@ class CenterSettings(BaseSettings):
     @property
     def server(self) -> ServerSettings:
         return ServerSettings(
-            self.host, self.port, self.report_base_url(), self.max_body_bytes, self.max_batch
+            self.host,
+            self.port,
+            self.report_base_url(),
+            self.max_body_bytes,
+            self.max_batch,
+            self.request_read_timeout_seconds,
+            self.keep_alive_seconds,
+            self.max_connections,
+            self.backlog,
         )
 
     @property

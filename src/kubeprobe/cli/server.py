@@ -40,7 +40,11 @@ def server(
     )
     app = create_web_app(settings, dispatch=settings.dispatch)
     tune_gc()
-    uvicorn.Server(server_config(app, settings.host, settings.port, ServerLimits(), log_level="info")).run()
+    server = settings.server
+    limits = ServerLimits(
+        server.request_read_timeout_seconds, server.keep_alive_seconds, server.max_connections, server.backlog
+    )
+    uvicorn.Server(server_config(app, settings.host, settings.port, limits, log_level="info")).run()
 
 
 #: Allocations between young-generation collections (CPython's default: 700). A batch of 1,000

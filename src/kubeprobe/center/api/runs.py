@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +18,7 @@ from kubeprobe.center.api.deps import (
     json_body_schema,
 )
 from kubeprobe.center.schemas.clusters import ClusterOut
-from kubeprobe.center.schemas.common import Page, RunStateName
+from kubeprobe.center.schemas.common import Page, RunStateName, Time
 from kubeprobe.center.schemas.runs import (
     BatchAccepted,
     ClusterHealth,
@@ -51,8 +50,8 @@ async def list_runs(
     group: NameQ = None,
     case: NameQ = None,
     state: RunStateName | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Time | None = None,
+    until: Time | None = None,
 ) -> Page[RunOut]:
     """Runs newest first, filtered by cluster, group, case, state and creation time."""
     check_limit(limit)

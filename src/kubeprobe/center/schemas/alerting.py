@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kubeprobe.center.schemas.common import Input, Name, Text
+from kubeprobe.center.schemas.common import INT32, Input, Name, Text
 
 IncidentState = Literal["firing", "acknowledged", "resolved"]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -115,7 +115,9 @@ class ReceiverOut(BaseModel):
 
 class RouteIn(Input):
     name: Name
-    position: int = Field(0, description="routes are tried in ascending position, then name")
+    position: int = Field(
+        0, ge=INT32[0], le=INT32[1], description="routes are tried in ascending position, then name"
+    )
     matchers: list[Text] = Field(default_factory=list, description="as for silences; empty: any labels")
     priorities: list[Priority] = Field(default_factory=list, description="empty: any priority")
     receivers: list[Name] = Field(min_length=1)

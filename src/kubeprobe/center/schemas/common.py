@@ -5,9 +5,18 @@ Inputs forbid unknown fields, and the error names the field and lists the allowe
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Name = Annotated[
     str,
@@ -29,6 +38,27 @@ RunStateName = Literal[
 ]
 TriggerName = Literal["schedule", "event", "watch", "manual", "gate"]
 Text = Annotated[str, StringConstraints(max_length=4096)]
+#: Times the center accepts, in UTC: others (year 1, 9999 at -14:00) overflowed in conversion or in
+#: the database and were 500s.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+#: What an INTEGER column holds on both stores (PostgreSQL's is 32 bits).
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def in_time_range(value: dt.datetime) -> dt.datetime:
+    """A time as UTC, refused (a 422 naming the field) outside 1970..9000."""
+    try:
+        utc = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("out of range: give a time between 1970 and 9000") from exc
+    if not EARLIEST <= utc <= LATEST:
+        raise ValueError("out of range: give a time between 1970 and 9000")
+    return utc
+
+
+Time = Annotated[dt.datetime, AfterValidator(in_time_range)]
+AwareTime = Annotated[AwareDatetime, AfterValidator(in_time_range)]
 
 
 class Input(BaseModel):

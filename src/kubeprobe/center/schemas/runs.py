@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Annotated, Any, NotRequired
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +21,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from kubeprobe.center.schemas.common import Input, Name, RunStateName, TerminalState, TriggerName
+from kubeprobe.center.schemas.common import AwareTime, Input, Name, RunStateName, TerminalState, TriggerName
 from kubeprobe.model import Severity
 
 Message = Annotated[str, StringConstraints(max_length=8192)]
@@ -85,8 +84,8 @@ class ResultIn(Input):
     cluster: Name
     state: TerminalState
     trigger: TriggerName = "schedule"
-    started: AwareDatetime
-    finished: AwareDatetime
+    started: AwareTime
+    finished: AwareTime
     messages: list[Message] = Field(default_factory=list, max_length=100)
     steps: list[StepIn] = Field(default_factory=list, max_length=100)
     findings: list[FindingIn] = Field(default_factory=list, max_length=1000)
@@ -124,8 +123,8 @@ class ResultRow(TypedDict):
     cluster: Name
     state: TerminalState
     trigger: NotRequired[TriggerName]
-    started: AwareDatetime
-    finished: AwareDatetime
+    started: AwareTime
+    finished: AwareTime
     messages: NotRequired[Annotated[list[Message], Field(max_length=100)]]
     steps: NotRequired[Annotated[list[StepRow], Field(max_length=100)]]
     findings: NotRequired[Annotated[list[Any], Field(max_length=1000)]]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from kubeprobe.center.schemas.common import Input, Text
+from kubeprobe.center.schemas.common import AwareTime, Input, Text
 
 
 class Weekly(Input):
@@ -22,8 +22,8 @@ class SilenceIn(Input):
         "cause and cluster labels; all must match",
     )  # fmt: skip
     mode: Literal["mute", "pause"] = Field("mute", description="mute: no notifications; pause: also no runs")
-    starts: AwareDatetime | None = Field(None, description="default now (one-off) / unbounded (recurring)")
-    ends: AwareDatetime | None = Field(None, description="required for a one-off silence")
+    starts: AwareTime | None = Field(None, description="default now (one-off) / unbounded (recurring)")
+    ends: AwareTime | None = Field(None, description="required for a one-off silence")
     cron: str | None = Field(None, description="recurring: a cron expression that opens each window")
     weekly: Weekly | None = Field(None, description="recurring: days and time of day (instead of cron)")
     duration_s: float | None = Field(None, gt=0, description="recurring: how long each window lasts")
