@@ -305,7 +305,7 @@ async def list_audit(
     who: Admin,
     store: StoreDep,
     limit: Limit = 100,
-    before: Annotated[int | None, Query(ge=1, le=2**62, description="entries with a smaller id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="entries with a smaller id")] = None,
     resource: Annotated[str | None, Query(max_length=32)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[AuditOut]:
