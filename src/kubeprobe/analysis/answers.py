@@ -143,8 +143,9 @@ PATTERNS: tuple[tuple[str, str, float, str], ...] = (
     ),
 )
 _COMPILED = tuple((re.compile(p, re.IGNORECASE), c, conf, b) for p, c, conf, b in PATTERNS)
-#: Words that make a reading someone else's: a registry's rate limit is an image pull's problem.
-_NOT_OURS = {"apiserver.throttled": re.compile(r"pull|registry|\bimage\b", re.IGNORECASE)}
+#: Words that make a reading someone else's: a registry's rate limit or refusal is an image pull's.
+_REGISTRY = re.compile(r"pull|registry|\bimage\b|sandbox", re.IGNORECASE)
+_NOT_OURS = {"apiserver.throttled": _REGISTRY, "auth.forbidden": _REGISTRY}
 _CONNECTION = re.compile(
     r"cannot reach the API server|connection refused|connection reset|\bEOF\b|TLS handshake timeout"
     r"|timed out|i/o timeout|no route to host",
