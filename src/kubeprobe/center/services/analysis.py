@@ -195,18 +195,48 @@ class AnalysisWorker:
                 evidence_age_s=(dt.datetime.now(dt.UTC) - ctx.finished).total_seconds(),
             )
             verification = await self._verify(kube, ctx, diagnosis, bool(resident)) if s.verify else None
+        facts = {"failing_around": around, "consecutive_failures": consecutive}
+        return self._result(
+            base,
+            ctx,
+            diagnosis=diagnosis,
+            verification=verification,
+            evidence=evidence,
+            runner=runner,
+            events=events,
+            facts=facts,
+            changes=changes,
+        )
+
+    def _result(
+        self,
+        base: Signal,
+        ctx: store_analysis.RunContext,
+        *,
+        diagnosis: Diagnosis,
+        verification: Verification | None,
+        evidence: dict[str, Any],
+        runner: dict[str, Any],
+        events: tuple[str, ...],
+        facts: dict[str, Any],
+        changes: list[dict[str, Any]],
+    ) -> tuple[dict[str, Any], Signal]:
+        """The stored analysis and the signal for the incident service, from what was found."""
+        around, consecutive = facts["failing_around"], facts["consecutive_failures"]
         scope = _scope(around)
         verdict = assess(
-            diagnosis.cause, scope, consecutive, _severity(ctx.binding_severity), self_healing=s.self_healing
+            diagnosis.cause,
+            scope,
+            consecutive,
+            _severity(ctx.binding_severity),
+            self_healing=self.settings.self_healing,
         )
         outcome = (
             Outcome.FLAKE
             if verification and verification.done and not verification.reproduced
             else Outcome.FAILED
         )
-        summary = _summary(
-            ctx, evidence, runner, {"failing_around": around, "consecutive_failures": consecutive}, changes
-        )
+        summary = _summary(ctx, evidence, runner, facts, changes)
         summary.update(scope=str(scope), events_used=list(events)[:20])
         summary["alternatives"] = diagnosis.to_dict()["alternatives"]
         summary.update(basis=diagnosis.basis, explanation=diagnosis.explanation)
