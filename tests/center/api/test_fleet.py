@@ -36,10 +36,12 @@ async def test_history_findings_and_whoami(center_app: CenterApp) -> None:
     admin = center_app.client(ADMIN)
     await seed(admin)
     now = dt.datetime.now(dt.UTC)
+    # Both recent runs fall in the current hour's bucket, also in the first minute of an hour.
+    earlier_this_hour = now - (now - now.replace(minute=0, second=0, microsecond=0)) / 2
     finding = {"check_id": "cert.expiry", "severity": "high", "message": "expires in 3 days"}
     batch = [
         result("pod", "c0", "succeeded", now - dt.timedelta(hours=2), ms=100),
-        result("pod", "c0", "failed", now - dt.timedelta(minutes=1), ms=300),
+        result("pod", "c0", "failed", earlier_this_hour, ms=300),
         result("pod", "c0", "succeeded", now, ms=200, findings=[finding]),
     ]
     await ok(await admin.post("/api/v1/results", json={"results": batch}), 202)
