@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 IntentName = Literal[
     "status",
@@ -34,33 +34,8 @@ SlotName = Literal[
 ]
 Role = Literal["viewer", "operator", "admin"]
 
-INTENT_NAMES: tuple[IntentName, ...] = (
-    "status",
-    "history",
-    "incidents",
-    "rerun",
-    "diagnose",
-    "silence",
-    "unsilence",
-    "ack",
-    "resolve",
-    "gate",
-    "approve",
-    "deny",
-    "pause_remediation",
-    "resume_remediation",
-    "help",
-)
-SLOT_NAMES: tuple[SlotName, ...] = (
-    "cluster",
-    "case",
-    "run",
-    "incident",
-    "silence",
-    "remediation",
-    "duration_seconds",
-    "reason",
-)
+INTENT_NAMES: tuple[IntentName, ...] = get_args(IntentName)
+SLOT_NAMES: tuple[SlotName, ...] = get_args(SlotName)
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
 
 SlotValue = str | int
