@@ -46,6 +46,11 @@ def responsive(center: Center, within_s: float = 1.0) -> Iterator[list[float]]:
     try:
         yield latencies
     finally:
+        # The hostile request may have been answered before the first probe: wait for one more
+        # answer that started after the block (a frozen loop makes it late or absent).
+        seen, deadline = len(latencies), time.monotonic() + within_s * 6
+        while len(latencies) <= seen + 1 and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
         stop.set()
         thread.join(timeout=within_s * 6)
     assert latencies, "no /healthz answer at all"
