@@ -43,3 +43,6 @@ def test_plan_list_deny_approve_pause_resume(center: dict[str, str]) -> None:
         run(center, "remedy", "resume", "--cluster", "c1")
     with pytest.raises(CenterClientError, match="422: unknown action 'reboot'"):
         run(center, "remedy", "plan", "reboot", "n1", "--cluster", "c1")
+    with pytest.raises(CenterClientError, match=r"404: .*c1"):  # a preview needs the cluster
+        run(center, "remedy", "plan", "node-drain", "n1", "--cluster", "c1", "--dry-run")
+    assert json.loads(run(center, "remedy", "list", "-o", "json"))[0]["id"] == rem["id"]  # none added

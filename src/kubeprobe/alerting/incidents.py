@@ -16,6 +16,8 @@
   case's last failure there (an older pass analysed late proves nothing); an incident whose cases
   all passed resolves. A PASSED signal of a staleness cause (reports resumed) resolves
   only incidents of that cause. A FLAKE is recorded only: it never opens, updates or escalates anything.
+- Self-healing that gives up (its breaker opened, its ladder ran out) escalates the incident one
+  priority worse, with ``escalated`` to the receivers of the new priority.
 - Notices: `firing` once (not when muted, recorded-only or a fleet's child), `escalated` when the
   priority worsens, `reminder` at the priority's interval until acknowledged, `acknowledged`,
   `resolved` (only for incidents someone was told about). A muted incident whose silence ended while
@@ -419,6 +421,21 @@ def acknowledge(incident: Incident, children: Iterable[Incident], who: str, now:
         decision.touch(target)
         if target.last_notified is not None:
             decision.notices.append(Notice(target, "acknowledged"))
+    return decision
+
+
+def escalate(incident: Incident, why: str, now: dt.datetime) -> Decision:
+    """Self-healing gave up on it (the breaker opened, the ladder ran out): one priority worse
+    (P1 stays P1), the reason says why, and the receivers of its new priority hear ``escalated``."""
+    decision = Decision()
+    if not incident.open or f"escalated: {why}" in incident.reason:
+        return decision  # once per reason: the same open breaker seen again changes nothing
+    rank = _rank(incident.priority)
+    incident.priority = f"P{max(1, rank - 1)}" if rank < 9 else "P1"
+    incident.reason = f"{incident.reason}; escalated: {why}" if incident.reason else f"escalated: {why}"
+    incident.updated = now
+    decision.touch(incident)
+    _announce(decision, incident, "escalated", now)
     return decision
 
 

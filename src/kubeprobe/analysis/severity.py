@@ -30,8 +30,8 @@ CONTROL_PLANE = {
     "controller.stalled",
     "certificate.expired",
 }
-#: Causes with a known, low-risk remedy (handed to self-healing when enabled).
-HEALABLE = {"node.not_ready", "runtime.image_pull", "scheduling.taints"}
+#: Causes with a known, low-risk remedy (handed to self-healing when enabled; a policy decides what).
+HEALABLE = {"node.not_ready", "runtime.image_pull", "runtime.crash", "scheduling.taints"}
 
 
 @dataclass(frozen=True)

@@ -214,8 +214,10 @@ def create_app(
                     analysis=settings.analysis,
                     links=settings.links,
                     staleness=settings.staleness,
+                    remedy=settings.remedy,
                 )
             )
+            app.state.self_healing = started.healing
             app.state.dispatch_wake = started.dispatcher.wake
             app.state.watches = started.watches
         try:

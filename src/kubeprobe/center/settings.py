@@ -12,6 +12,7 @@ passed down; nothing below the CLI and the app reads the environment.
 - ``retention`` (:class:`RetentionSettings`): how long raw runs and rollups are kept, how often.
 - ``analysis`` (:class:`AnalysisSettings`, ``KUBEPROBE_ANALYSIS_<FIELD>``): the analysis worker.
 - ``links`` (:class:`Links`): URLs to the dashboard's pages, for notifications (from public_url).
+- ``remedy`` (:class:`RemedySettings`, ``KUBEPROBE_REMEDY_<FIELD>``): policies, freezes of self-healing.
 - ``chatops`` (:class:`ChatOpsCenterSettings`, ``KUBEPROBE_CHATOPS_<FIELD>``): which API tokens (the
   chat bot's) may act on behalf of a chat user.
 
@@ -87,6 +88,23 @@ class ChatOpsCenterSettings(BaseModel):
 
     delegates: list[str] = Field(
         default_factory=list, description="Names of API tokens that may act on behalf of chat users."
+    )
+
+
+class RemedySettings(BaseModel):
+    """remedy: the center's side of self-healing (``KUBEPROBE_REMEDY_<FIELD>``). An incident whose
+    analysis says ``self-heal`` (``KUBEPROBE_ANALYSIS_SELF_HEALING``) becomes a remediation when a
+    policy of ``policies_file`` matches it; the defender's own limits are its defaults."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    policies_file: Path | None = Field(
+        default=None, description="YAML policies (kubeprobe.remedy.policies); none: nothing is proposed."
+    )
+    gate_freeze_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="A cluster whose latest gate, opened this recently, is pending or blocked: no action.",
     )
 
 
@@ -233,6 +251,7 @@ class CenterSettings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     staleness: StalenessSettings = Field(default_factory=StalenessSettings)
     chatops: ChatOpsCenterSettings = Field(default_factory=ChatOpsCenterSettings)
+    remedy: RemedySettings = Field(default_factory=RemedySettings)
 
     def report_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -31,6 +31,9 @@ def remedy_plan(
     mode: Annotated[
         str, typer.Option(help="shadow (record only), approval (wait for approve) or auto.")
     ] = "approval",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what it would change and what the defender says now.")
+    ] = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Propose a remediation; `approval` (the default) waits for `kubeprobe remedy approve ID`."""
@@ -42,6 +45,16 @@ def remedy_plan(
         "params": pairs(param, "--param"),
         "mode": mode,
     }
+    if dry_run:
+        seen = call("POST", "/api/v1/remediations/preview", body=body)
+        if output is Output.JSON:
+            show(seen, output, ())
+            return
+        out.print(f"would be allowed now: {'yes' if seen['allowed'] else 'no'}", markup=False)
+        for key in ("plan", "problems", "denials"):
+            for line in seen[key]:
+                out.print(f"{key}: {line}", markup=False)
+        return
     show(call("POST", "/api/v1/remediations", body=body), output, COLUMNS)
 
 

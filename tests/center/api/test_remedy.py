@@ -93,3 +93,35 @@ async def test_an_auto_remediation_on_an_unknown_cluster_ends_in_error(api: Clie
     done = await _until_done(admin, rem["id"])
     assert done["state"] == "error"
     assert "nowhere" in done["result"]["error"]
+
+
+async def test_a_preview_shows_the_plan_and_the_defenders_answer_and_stores_nothing(
+    api: Client, store: Store, sandbox: Sandbox, kube: KubeClient, namespace: str
+) -> None:
+    admin = api()
+    body = {"name": "sandbox", "kubeconfig": sandbox.kubeconfig.read_text()}
+    await ok(await admin.post("/api/v1/clusters", json=body), 201)
+    await create_ready(kube, namespace, deployment("peek", 1))
+    victim = (await pods_of(kube, namespace, "peek"))[0]
+    await crash_loop(kube, victim)
+    ask = {
+        "cluster": "sandbox",
+        "action": "pod-delete",
+        "name": victim["metadata"]["name"],
+        "namespace": namespace,
+    }
+    seen = await ok(await admin.post("/api/v1/remediations/preview", json=ask))
+    assert seen["allowed"] is True, seen
+    assert seen["problems"] == []
+    assert any(victim["metadata"]["name"] in line for line in seen["plan"])
+    await ok(
+        await admin.post("/api/v1/remedy/pause", json={"cluster": "sandbox", "reason": "change freeze"}), 204
+    )
+    frozen = await ok(await admin.post("/api/v1/remediations/preview", json=ask))
+    assert frozen["allowed"] is False
+    assert [d.split(":")[0] for d in frozen["denials"]] == ["freeze.pause"]
+    assert await ok(await admin.get("/api/v1/remediations")) == []
+    assert [r.event for r in await SqlDefenderStore(store).audit()] == ["pause"]  # previews leave no trace
+    assert victim["metadata"]["uid"] in {p["metadata"]["uid"] for p in await pods_of(kube, namespace, "peek")}
+    gone = await admin.post("/api/v1/remediations/preview", json={**ask, "cluster": "nowhere"})
+    assert gone.status_code == 404

@@ -1,9 +1,10 @@
-"""Routes of remediations: propose, list, show, approve, deny. An approve moves the remediation
-from awaiting-approval to approved once (a second approve is a no-op) and starts its execution."""
+"""Routes of remediations: preview, propose, list, show, approve, deny. An approve moves the
+remediation from awaiting-approval to approved once (a second approve is a no-op) and starts its
+execution; a preview (``POST /remediations/preview``) says what an action would change and what
+the defender would answer now, and stores nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,24 +12,45 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from kubeprobe.center.api.deps import BoxDep, Operator, StoreDep, Viewer
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import InvalidInputError, NotFoundError
-from kubeprobe.center.schemas.remedy import ApprovalOut, PauseIn, RemediationIn, RemediationOut
-from kubeprobe.center.services.remediation import execute
+from kubeprobe.center.schemas.remedy import ApprovalOut, PauseIn, PreviewOut, RemediationIn, RemediationOut
+from kubeprobe.center.services.remediation import preview
+from kubeprobe.center.services.self_healing import SelfHealing
 from kubeprobe.center.store import remediations
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.remedy import SqlDefenderStore
 from kubeprobe.remedy.actions import ACTIONS
 from kubeprobe.remedy.defender import Defender, Mode
-from kubeprobe.remedy.errors import ActionError, UnknownRemediationError
+from kubeprobe.remedy.errors import ActionError, RemedyError, UnknownRemediationError
 
 router = APIRouter(prefix="/api/v1")
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _start(request: Request, store: Store, box: SecretBox, rid: int) -> None:
-    tasks: set[asyncio.Task[str]] = request.app.state.__dict__.setdefault("remediation_tasks", set())
-    task = asyncio.create_task(execute(store, box, rid))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+def healing_of(request: Request, store: Store, box: SecretBox) -> SelfHealing:
+    """The app's self-healing (a dispatching center's, which also proposes; else one to execute)."""
+    state = request.app.state.__dict__
+    if "self_healing" not in state:
+        state["self_healing"] = SelfHealing(store, box, settings=request.app.state.settings.remedy)
+    healing: SelfHealing = state["self_healing"]
+    return healing
+
+
+async def _start(request: Request, store: Store, box: SecretBox, rid: int) -> None:
+    healing = healing_of(request, store, box)
+    async with store.transaction() as s:
+        rem = await remediations.get(s, rid)
+    healing.start(rid, healing.timeout_of(rem))
+
+
+@router.post("/remediations/preview", response_model=PreviewOut, tags=["remediations"])
+async def preview_remediation(
+    body: RemediationIn, request: Request, who: Viewer, store: StoreDep, box: BoxDep
+) -> PreviewOut:
+    """The dry-run plan of an action on a target and the defender's answer now; nothing is stored."""
+    try:
+        return await preview(store, box, body, request.app.state.settings.remedy)
+    except (RemedyError, ValueError, TypeError) as exc:  # an unknown action, bad params
+        raise InvalidInputError(str(exc)) from exc
 
 
 @router.post("/remediations", status_code=201, response_model=RemediationOut, tags=["remediations"])
@@ -44,7 +66,7 @@ async def propose(
     async with store.transaction() as s:
         out = await remediations.propose(s, body, kind, who.name, state)
     if state == "approved":
-        _start(request, store, box, out.id)
+        await _start(request, store, box, out.id)
     return out
 
 
@@ -53,10 +75,11 @@ async def list_remediations(
     who: Viewer,
     store: StoreDep,
     state: Annotated[str | None, Query(max_length=32)] = None,
+    incident: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RemediationOut]:
     async with store.transaction() as s:
-        return await remediations.list_remediations(s, state=state, limit=limit)
+        return await remediations.list_remediations(s, state=state, limit=limit, incident=incident)
 
 
 @router.get("/remediations/{rid}", response_model=RemediationOut, tags=["remediations"])
@@ -71,7 +94,7 @@ async def approve(rid: Id, request: Request, who: Operator, store: StoreDep, box
         await remediations.get(s, rid)
         changed = await remediations.transition(s, rid, "awaiting-approval", "approved", approver=who.name)
     if changed:
-        _start(request, store, box, rid)
+        await _start(request, store, box, rid)
     async with store.transaction() as s:
         return ApprovalOut(changed=changed, remediation=await remediations.get(s, rid))
 

@@ -83,10 +83,25 @@ class DeliveryOut(BaseModel):
     sent_at: dt.datetime | None
 
 
+class RemediationNote(BaseModel):
+    """A remediation proposed for an incident, as the incident tells it."""
+
+    id: int
+    action: str
+    target: str
+    mode: str
+    state: str = Field(description="verified, failed, denied (by the defender) ... or still going")
+    policy: str
+    reason: str = Field(description="what went wrong, or why the defender said no")
+
+
 class IncidentDetail(IncidentOut):
     signals: list[SignalOut]
     deliveries: list[DeliveryOut]
     children: list[int] = Field(description="cluster incidents grouped under this fleet incident")
+    remediations: list[RemediationNote] = Field(
+        default_factory=list, description="what self-healing did about it and how each ended"
+    )
 
 
 class IncidentPage(BaseModel):

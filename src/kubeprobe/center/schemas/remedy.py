@@ -21,6 +21,7 @@ class RemediationIn(Input):
     mode: Mode = Field(
         Mode.APPROVAL, description="shadow records only; approval waits for an approve; auto acts"
     )
+    incident_id: int | None = Field(None, ge=1, le=2**31 - 1, description="the incident it answers")
 
 
 class RemediationOut(BaseModel):
@@ -38,6 +39,10 @@ class RemediationOut(BaseModel):
     created: float
     updated: float
     result: dict[str, Any]
+    incident_id: int | None = None
+    policy: str = ""
+    policy_version: int = 0
+    step: int = 0
 
 
 class ApprovalOut(BaseModel):
@@ -51,3 +56,13 @@ class PauseIn(Input):
     cluster: str = Field("*", min_length=1, max_length=253)
     action: str = Field("*", min_length=1, max_length=63)
     reason: str = Field("", max_length=1000)
+
+
+class PreviewOut(BaseModel):
+    """What an action would change now, and what the defender would say: nothing is stored."""
+
+    plan: list[str]
+    problems: list[str] = Field(description="preconditions that do not hold (it would not act)")
+    allowed: bool = Field(description="the defender would grant it now")
+    denials: list[str]
+    counters: dict[str, float]

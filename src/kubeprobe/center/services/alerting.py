@@ -86,8 +86,9 @@ class IncidentService:
             await self._client.aclose()
             self._client = None
 
-    async def observe(self, signal: Signal) -> None:
-        """Record a signal and apply what it means for incidents; deliveries are queued with it."""
+    async def observe(self, signal: Signal) -> int | None:
+        """Record a signal and apply what it means for incidents; deliveries are queued with it.
+        Returns the id of the incident the signal went to (None: it went to none)."""
         if signal.at.tzinfo is None:
             raise ValueError("Signal.at must be timezone-aware (UTC)")
         async with self._lock, self.store.transaction() as session:
@@ -114,6 +115,7 @@ class IncidentService:
             signal.outcome, signal.cluster, signal.case, signal.run_id, signal.cause,
             len(decision.changed), len(decision.notices),
         )  # fmt: skip
+        return target.id if target else None
 
     async def run_paused(self, cluster: str, case: str, labels: dict[str, str]) -> bool:
         """Whether a maintenance window (a silence in pause mode) stops this case on this cluster now."""

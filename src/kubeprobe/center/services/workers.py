@@ -1,9 +1,9 @@
 """The center's background workers: the scheduler (periodic bindings → runs, skipping those a
 maintenance window pauses), the watch manager (spec changes of watched objects → runs), the
 dispatcher (pending runs → runners), the analysis worker (finished runs → cause, verification,
-severity → signals), the incident service (signals → incidents → notifications, reminders) and
-the staleness watch (silent bindings and clusters → staleness incidents), started with the app and
-stopped with it."""
+severity → signals), self-healing (self-heal verdicts → remediations by policy), the incident
+service (signals → incidents → notifications, reminders) and the staleness watch (silent bindings
+and clusters → staleness incidents), started with the app and stopped with it."""
 
 from __future__ import annotations
 
@@ -18,9 +18,16 @@ from kubeprobe.center.services.alerting import IncidentService
 from kubeprobe.center.services.analysis import AnalysisWorker
 from kubeprobe.center.services.dispatcher import Dispatcher
 from kubeprobe.center.services.scheduler import Scheduler
+from kubeprobe.center.services.self_healing import SelfHealing
 from kubeprobe.center.services.staleness import StalenessService
 from kubeprobe.center.services.watches import WatchManager
-from kubeprobe.center.settings import AnalysisSettings, DispatchSettings, Links, StalenessSettings
+from kubeprobe.center.settings import (
+    AnalysisSettings,
+    DispatchSettings,
+    Links,
+    RemedySettings,
+    StalenessSettings,
+)
 from kubeprobe.center.store.database import Store
 from kubeprobe.runners.local import LocalRunner
 
@@ -32,6 +39,7 @@ class Workers:
     watches: WatchManager
     analysis: AnalysisWorker
     incidents: IncidentService
+    healing: SelfHealing
 
 
 @contextlib.asynccontextmanager
@@ -43,6 +51,7 @@ async def background_workers(
     analysis: AnalysisSettings | None = None,
     links: Links | None = None,
     staleness: StalenessSettings | None = None,
+    remedy: RemedySettings | None = None,
     local_concurrency: int = 4,
 ) -> AsyncIterator[Workers]:
     """The services of a dispatching center, each given its group of the settings."""
@@ -58,7 +67,8 @@ async def background_workers(
     incidents = IncidentService(store, box)
     scheduler = Scheduler(store, on_run=dispatcher.wake, dispatcher=dispatcher, paused=incidents.paused_pairs)
     watches = WatchManager(store, box, on_run=dispatcher.wake)
-    analysis_worker = AnalysisWorker(store, box, incidents, settings=analysis, links=links)
+    healing = SelfHealing(store, box, incidents, remedy)
+    analysis_worker = AnalysisWorker(store, box, healing, settings=analysis, links=links)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(dispatcher.run_forever(), name="dispatcher"),
@@ -71,9 +81,10 @@ async def background_workers(
     if silence.settings.enabled:
         tasks.append(asyncio.create_task(silence.run_forever(), name="staleness"))
     try:
-        yield Workers(dispatcher, scheduler, watches, analysis_worker, incidents)
+        yield Workers(dispatcher, scheduler, watches, analysis_worker, incidents, healing)
     finally:
         stop.set()
+        await healing.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

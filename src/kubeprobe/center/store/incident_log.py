@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.alerting.incidents import Decision, Incident, Member, Notice, acknowledge
+from kubeprobe.alerting.incidents import escalate as lifecycle_escalate
 from kubeprobe.alerting.messages import notification
 from kubeprobe.alerting.routes import RouteTable
 from kubeprobe.alerting.signals import Signal
@@ -21,10 +22,12 @@ from kubeprobe.center.schemas.alerting import (
     IncidentDetail,
     IncidentOut,
     MemberOut,
+    RemediationNote,
     SignalOut,
 )
 from kubeprobe.center.store.common import audit, check_limit, utcnow
 from kubeprobe.center.store.tables.alerting import DeliveryRow, IncidentRow, IncidentSignal
+from kubeprobe.center.store.tables.remedy import RemediationRow
 
 #: PostgreSQL advisory lock that serializes incident decisions across center replicas
 ALERTING_LOCK = 0x6B7062_616C7274
@@ -361,11 +364,34 @@ async def show_incident(session: AsyncSession, incident_id: int, *, signals: int
     children = (
         await session.execute(select(IncidentRow.id).where(IncidentRow.parent_id == incident_id))
     ).scalars()
+    fixes = (
+        await session.execute(
+            select(RemediationRow)
+            .where(RemediationRow.incident_id == incident_id)
+            .order_by(RemediationRow.id)
+        )
+    ).scalars()
     return IncidentDetail(
         **incident_out(row).model_dump(),
         signals=[SignalOut.model_validate(s, from_attributes=True) for s in sigs],
         deliveries=[DeliveryOut.model_validate(d, from_attributes=True) for d in dels],
         children=sorted(children),
+        remediations=[_remediation_note(r) for r in fixes],
+    )
+
+
+def _remediation_note(row: RemediationRow) -> RemediationNote:
+    """What self-healing did about an incident: the action, its target and how it ended, and why."""
+    result = row.result or {}
+    why = "; ".join([str(result.get("error") or ""), *map(str, result.get("denials") or [])]).strip("; ")
+    return RemediationNote(
+        id=row.id,
+        action=row.action,
+        target=f"{row.kind} {row.namespace + '/' if row.namespace else ''}{row.name}",
+        mode=row.mode,
+        state=row.state,
+        policy=row.policy,
+        reason=why[:2000],
     )
 
 
@@ -385,6 +411,19 @@ async def ack_incident(
     await apply(session, decision, rows, routes, now)
     audit(session, who, "acknowledge", "incident", str(incident_id), {"comment": comment, "key": row.key})
     return await show_incident(session, incident_id)
+
+
+async def escalate_incident(
+    session: AsyncSession, incident_id: int, why: str, routes: RouteTable, now: dt.datetime
+) -> bool:
+    """Escalate an open incident (:func:`kubeprobe.alerting.incidents.escalate`); False if it is over."""
+    await lock(session)
+    incidents, rows = await open_incidents(session)
+    target = next((i for i in incidents if i.id == incident_id), None)
+    if target is None:
+        return False
+    await apply(session, lifecycle_escalate(target, why, now), rows, routes, now)
+    return True
 
 
 async def count_due(session: AsyncSession, now: dt.datetime) -> int:

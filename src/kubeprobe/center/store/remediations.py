@@ -21,8 +21,15 @@ def remediation_out(row: RemediationRow) -> RemediationOut:
 
 
 async def propose(
-    session: AsyncSession, body: RemediationIn, kind: str, by: str, state: str
+    session: AsyncSession,
+    body: RemediationIn,
+    kind: str,
+    by: str,
+    state: str,
+    *,
+    policy: tuple[str, int, int] = ("", 0, 0),
 ) -> RemediationOut:
+    """A new remediation; ``policy`` is (name, version, ladder step) when a policy proposed it."""
     now = time.time()
     row = RemediationRow(
         cluster=body.cluster,
@@ -38,6 +45,10 @@ async def propose(
         created=now,
         updated=now,
         result={},
+        incident_id=body.incident_id,
+        policy=policy[0],
+        policy_version=policy[1],
+        step=policy[2],
     )
     session.add(row)
     await session.flush()
@@ -51,10 +62,14 @@ async def get(session: AsyncSession, rid: int) -> RemediationOut:
     return remediation_out(row)
 
 
-async def list_remediations(session: AsyncSession, *, state: str | None, limit: int) -> list[RemediationOut]:
+async def list_remediations(
+    session: AsyncSession, *, state: str | None, limit: int, incident: int | None = None
+) -> list[RemediationOut]:
     query = select(RemediationRow).order_by(RemediationRow.id.desc()).limit(limit)
     if state:
         query = query.where(RemediationRow.state == state)
+    if incident is not None:
+        query = query.where(RemediationRow.incident_id == incident)
     return [remediation_out(r) for r in (await session.execute(query)).scalars()]
 
 

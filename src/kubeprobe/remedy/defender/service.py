@@ -70,6 +70,13 @@ class Defender:
 
         return await self._transact(change)
 
+    async def preview(self, req: Request, obs: Observation) -> Decision:
+        """What :meth:`decide` would answer now, without recording anything (a plan preview)."""
+        _, state = await self.store.load()
+        return rules.evaluate(
+            state, self.settings, req, obs, now=self.clock(), replica=self.replica, dry=True
+        )
+
     def _decision_record(self, req: Request, d: Decision) -> AuditRecord:
         return self._record(
             d.at,

@@ -34,7 +34,7 @@ class RemediationRow(Base):
     denied | ... . State changes are conditional UPDATEs, so an approval or a claim happens once."""
 
     __tablename__ = "remedy_remediations"
-    __table_args__ = (Index(None, "state"),)
+    __table_args__ = (Index(None, "state"), Index(None, "incident_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     cluster: Mapped[str] = mapped_column(String(253))
     action: Mapped[str] = mapped_column(String(63))
@@ -49,3 +49,8 @@ class RemediationRow(Base):
     created: Mapped[float] = mapped_column(Float)
     updated: Mapped[float] = mapped_column(Float)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: where it came from: the incident and the policy (its version and ladder step); none by hand
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    policy: Mapped[str] = mapped_column(String(253), default="", server_default="")
+    policy_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

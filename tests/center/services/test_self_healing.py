@@ -1,0 +1,187 @@
+"""Self-healing closes the loop against the sandbox: a self-heal verdict becomes a remediation by
+policy (approval waits, auto runs), an approve through the API runs it through the defender, the
+outcome is on the incident; a maintenance window freezes the cluster (the audit says why); a fault
+the action cannot fix opens the breaker and the incident escalates through its routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from kubeprobe.alerting.signals import Outcome
+from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.schemas.alerting import ReceiverIn, RouteIn
+from kubeprobe.center.services.alerting import IncidentService
+from kubeprobe.center.services.self_healing import SelfHealing
+from kubeprobe.center.store import routing
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.remedy import SqlDefenderStore
+from kubeprobe.center.store.tables.alerting import DeliveryRow
+from kubeprobe.kube.client import KubeClient
+from kubeprobe.kube.waiting import wait_for
+from kubeprobe.remedy.defender import BreakerSettings, DefenderSettings
+from kubeprobe.remedy.policies import load_policies
+from kubeprobe.sandbox.cluster import Sandbox
+from tests.alerting.helpers import signal
+from tests.center.api.test_remedy import TERMINAL
+from tests.center.conftest import ADMIN, CenterApp
+from tests.center.helpers import ok
+from tests.remedy.sandbox_helpers import LOOSE, crash_loop, create_ready, deployment, pods_of
+
+
+def policy(mode: str, namespace: str, app: str, timeout: float = 60) -> str:
+    return f"""
+name: crash-loop
+version: 2
+cause: runtime.crash
+mode: {mode}
+ladder:
+  - action: pod-delete
+    timeout_seconds: {timeout}
+    max_tries: 2
+    params: {{namespace: {namespace}, selector: app={app}}}
+"""
+
+
+def failure(**extra: Any) -> Any:
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {"cause": "runtime.crash", "action": "self-heal", "priority": "P3", "at": now}
+    values["started"] = now - dt.timedelta(seconds=5)
+    values.update(extra)
+    return signal("sandbox", "web-probe", **values)
+
+
+async def setup(
+    center: CenterApp, sandbox: Sandbox, store: Store, box: SecretBox, text: str, **kw: Any
+) -> SelfHealing:
+    admin = center.client()
+    body = {"name": "sandbox", "kubeconfig": sandbox.kubeconfig.read_text()}
+    await ok(await admin.post("/api/v1/clusters", json=body), 201)
+    healing = SelfHealing(store, box, IncidentService(store, box), policies=load_policies(text), **kw)
+    center.app.state.self_healing = healing  # the API's approvals run through it
+    return healing
+
+
+async def finished(center: CenterApp, incident: int) -> dict[str, Any]:
+    client = center.client()
+
+    async def look() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = await ok(
+            await client.get("/api/v1/remediations", params={"incident": incident})
+        )
+        return got
+
+    found = await wait_for(look, lambda rs: bool(rs) and rs[0]["state"] in TERMINAL, timeout=90, what="done")
+    return found[0]
+
+
+async def test_a_self_heal_verdict_is_proposed_approved_once_verified_and_told_on_the_incident(  # noqa: PLR0917 (fixtures)
+    center_app: CenterApp, store: Store, box: SecretBox, sandbox: Sandbox, kube: KubeClient, namespace: str
+) -> None:
+    healing = await setup(
+        center_app, sandbox, store, box, policy("approval", namespace, "web"), defender=LOOSE
+    )
+    await create_ready(kube, namespace, deployment("web", 2))
+    victim = (await pods_of(kube, namespace, "web"))[0]
+    await crash_loop(kube, victim)
+    incident = await healing.observe(failure())
+    assert incident is not None
+    await healing.observe(failure(run_id="second"))  # one remediation per incident at a time
+    admin = center_app.client()
+    [rem] = await ok(await admin.get("/api/v1/remediations", params={"incident": incident}))
+    assert rem["state"] == "awaiting-approval"
+    assert (rem["action"], rem["namespace"], rem["name"]) == (
+        "pod-delete",
+        namespace,
+        victim["metadata"]["name"],
+    )
+    assert (rem["policy"], rem["policy_version"], rem["proposed_by"]) == (
+        "crash-loop",
+        2,
+        "policy:crash-loop",
+    )
+    assert rem["params"] == {}  # the target's keys choose the pod; they are not the action's
+    approved = await ok(await admin.post(f"/api/v1/remediations/{rem['id']}/approve"))
+    assert approved["changed"] is True
+    done = await finished(center_app, incident)
+    assert done["state"] == "verified", done
+    again = await ok(await admin.post(f"/api/v1/remediations/{rem['id']}/approve"))
+    assert again["changed"] is False
+    assert victim["metadata"]["uid"] not in {
+        p["metadata"]["uid"] for p in await pods_of(kube, namespace, "web")
+    }
+    detail = await ok(await admin.get(f"/api/v1/incidents/{incident}"))
+    assert [(r["action"], r["state"], r["policy"]) for r in detail["remediations"]] == [
+        ("pod-delete", "verified", "crash-loop")
+    ]
+    audit = await SqlDefenderStore(store).audit()
+    decisions = [r for r in audit if r.event == "decision" and r.outcome == "granted"]
+    assert [(r.policy, r.policy_version, r.approver) for r in decisions] == [("crash-loop", 2, "admin")]
+    now = dt.datetime.now(dt.UTC)
+    await healing.observe(failure(outcome=Outcome.PASSED, run_id="green", at=now, started=now))
+    assert (await ok(await admin.get(f"/api/v1/incidents/{incident}")))["state"] == "resolved"
+
+
+async def test_a_cluster_in_a_maintenance_window_is_not_acted_on_and_the_audit_says_why(  # noqa: PLR0917 (fixtures)
+    center_app: CenterApp, store: Store, box: SecretBox, sandbox: Sandbox, kube: KubeClient, namespace: str
+) -> None:
+    healing = await setup(center_app, sandbox, store, box, policy("auto", namespace, "maint"), defender=LOOSE)
+    admin = center_app.client()
+    ends = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    window = {"matchers": ["cluster=sandbox"], "mode": "pause", "ends": ends, "comment": "kernel upgrade"}
+    await ok(await admin.post("/api/v1/silences", json=window), 201)
+    await create_ready(kube, namespace, deployment("maint", 1))
+    victim = (await pods_of(kube, namespace, "maint"))[0]
+    await crash_loop(kube, victim)
+    incident = await healing.observe(failure())
+    assert incident is not None
+    done = await finished(center_app, incident)
+    assert done["state"] == "denied", done
+    assert any(d.startswith("freeze.maintenance") for d in done["result"]["denials"])
+    assert "kernel upgrade" in done["result"]["freezes"][0]
+    assert victim["metadata"]["uid"] in {
+        p["metadata"]["uid"] for p in await pods_of(kube, namespace, "maint")
+    }
+    audit = [r for r in await SqlDefenderStore(store).audit() if r.event == "decision"]
+    assert audit[-1].outcome == "denied"
+    assert any("maintenance window" in d for d in audit[-1].denials)
+    detail = await ok(await admin.get(f"/api/v1/incidents/{incident}"))
+    assert "freeze.maintenance" in detail["remediations"][0]["reason"]
+
+
+async def test_a_fault_the_action_cannot_fix_opens_the_breaker_and_escalates_the_incident(  # noqa: PLR0917 (fixtures)
+    center_app: CenterApp, store: Store, box: SecretBox, sandbox: Sandbox, kube: KubeClient, namespace: str
+) -> None:
+    strict = DefenderSettings(
+        caps=LOOSE.caps, rates=LOOSE.rates, breaker=BreakerSettings(consecutive_failures=1)
+    )
+    text = policy("auto", namespace, "pinned", timeout=3)
+    healing = await setup(center_app, sandbox, store, box, text, defender=strict)
+    async with store.transaction() as s:
+        hook = ReceiverIn(name="hook", kind="webhook", secrets={"url": "http://127.0.0.1:9/hook"})
+        await routing.put_receiver(s, box, hook, ADMIN, create=True)
+        await routing.put_route(
+            s, RouteIn(name="all", receivers=["hook"], is_default=True), ADMIN, create=True
+        )
+    node = (await kube.list_all("/api/v1/nodes"))[0]["metadata"]["name"]
+    pin = {"nodeSelector": {"kubernetes.io/hostname": node}}
+    await create_ready(kube, namespace, deployment("pinned", 1, template_spec=pin))
+    victim = (await pods_of(kube, namespace, "pinned"))[0]
+    await crash_loop(kube, victim)
+    await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}})
+    try:
+        incident = await healing.observe(failure())
+        assert incident is not None
+        done = await finished(center_app, incident)
+    finally:
+        await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
+    assert done["state"] == "failed", done
+    detail = await ok(await center_app.client().get(f"/api/v1/incidents/{incident}"))
+    assert detail["priority"] == "P2"  # one worse than the P3 it opened with
+    assert "pod-delete breaker on sandbox is open" in detail["reason"]
+    async with store.transaction() as s:
+        events = [d.event for d in (await s.execute(select(DeliveryRow).order_by(DeliveryRow.id))).scalars()]
+    assert events == ["firing", "escalated"]
+    assert "breaker-open" in [r.event for r in await SqlDefenderStore(store).audit()]
