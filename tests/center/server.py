@@ -15,20 +15,21 @@ from kubeprobe.center.schemas.catalog import TemplateIn
 from kubeprobe.center.settings import CenterSettings
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def running_center(settings: CenterSettings, builtin: Iterable[TemplateIn] = ()) -> Iterator[str]:
-    """Serve the center until the block ends; yields its base URL."""
+def running_center(
+    settings: CenterSettings, builtin: Iterable[TemplateIn] = (), host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Serve the center on ``host`` until the block ends; yields its base URL (at ``host``: pods
+    on a sandbox's real nodes reach this machine at the sandbox's ``host_ip``)."""
     app = create_app(settings, builtin=list(builtin), maintenance=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="center", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -37,7 +38,7 @@ def running_center(settings: CenterSettings, builtin: Iterable[TemplateIn] = ())
             raise RuntimeError("the center did not start (see the log above)")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -49,3 +49,15 @@ def test_full_names_are_what_containerd_calls_them() -> None:
     assert oci.full_name("kubeprobe/kubeprobe:0.1.0") == "docker.io/kubeprobe/kubeprobe:0.1.0"
     assert oci.full_name("kubeprobe.local/pause:3.10") == "kubeprobe.local/pause:3.10"
     assert oci.full_name("localhost/x") == "localhost/x:latest"
+
+
+def test_image_fingerprint_follows_the_sources_not_their_caches(tmp_path: Path) -> None:
+    (tmp_path / "src/pkg/__pycache__").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text('name = "kubeprobe"\n')
+    (tmp_path / "src/pkg/mod.py").write_text("x = 1\n")
+    first = image.fingerprint(tmp_path, "tag")
+    (tmp_path / "src/pkg/__pycache__/mod.pyc").write_bytes(b"\0")
+    assert image.fingerprint(tmp_path, "tag") == first  # a rebuild would cost minutes for nothing
+    assert image.fingerprint(tmp_path, "other-tag") != first
+    (tmp_path / "src/pkg/mod.py").write_text("x = 2\n")
+    assert image.fingerprint(tmp_path, "tag") != first

@@ -10,6 +10,10 @@ entrypoint, user and working folder):
    network) from wheels built on this machine (``pip wheel`` of the project; pip reaches PyPI
    as configured here), with ``/usr/local/bin/kubeprobe`` and ``/var/lib/kubeprobe``.
 
+A finished archive is kept with the fingerprint of what went into it (the project's sources, the
+base layer, the tag) and reused while they are unchanged: a second build costs a hash of the
+source tree, not minutes of wheels and compression (the real-node tests build it every session).
+
 Needs root (debootstrap, chroot) and the ``debootstrap`` package (``scripts/real-node-deps``).
 """
 
@@ -255,17 +259,39 @@ class ImageBuilder:
             shutil.rmtree(rootfs / WORKDIR.lstrip("/"), ignore_errors=True)
 
     def build(self, tag: str | None = None, out: Path | None = None, project: Path | None = None) -> Path:
-        """Build the image ``tag`` into the archive ``out``; return its path."""
+        """Build the image ``tag`` into the archive ``out`` (unless it holds this very build
+        already); return its path."""
         tag = tag or default_tag()
         out = out or self.root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', tag)}.tar"
+        project = project or project_dir()
         rootfs, base = self.base()
+        stamp = out.with_name(out.name + ".fingerprint")
         with file_lock(self.root / ".app.lock"):
-            app = self.app_layer(rootfs, project or project_dir(), self.root / "app-layer.tgz")
+            key = fingerprint(project, f"{tag} {base.digest}")
+            if out.is_file() and stamp.is_file() and stamp.read_text() == key:
+                self.report(f"image {tag} is built already ({out}; same sources)")
+                return out
+            stamp.unlink(missing_ok=True)
+            app = self.app_layer(rootfs, project, self.root / "app-layer.tgz")
             config = oci.ImageConfig(entrypoint=ENTRYPOINT, user=USER, env=ENV, workdir=WORKDIR)
             out.parent.mkdir(parents=True, exist_ok=True)
             oci.write_archive(tag, [base, app], config, out)
+            stamp.write_text(key)
         self.report(f"image {tag} written to {out} ({out.stat().st_size / 2**20:.0f} MiB)")
         return out
+
+
+def fingerprint(project: Path, extra: str = "") -> str:
+    """A hash of what goes into the app layer: the project's ``pyproject.toml``, ``README.md``
+    and every file under ``src/`` (paths and contents; caches left out), plus ``extra``."""
+    digest = hashlib.sha256(extra.encode())
+    files = [project / "pyproject.toml", project / "README.md"]
+    files += sorted(p for p in (project / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(project)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def dockerfile_facts(dockerfile: Path) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 kubelet and kube-proxy come from the same ``k8s.io/kubernetes`` module and replaces as the control
 plane (``gomod/node``), containerd with ctr and its runc shim from ``gomod/containerd`` (no cgo,
-tags ``no_btrfs urfave_cli_no_docs``), CoreDNS from ``gomod/coredns``, and a tiny ``pause`` (the
+tags ``no_btrfs urfave_cli_no_docs``), CoreDNS from ``gomod/coredns`` (its own ``main.go`` with
+only the plugins cluster DNS uses, not CoreDNS's dozens of cloud plugins), and a tiny ``pause`` (the
 pod sandbox's process; nodes here cannot pull ``registry.k8s.io/pause``) from ``gomod/pause``.
 runc, the CNI plugins, iptables and conntrack are the host's packages (``scripts/real-node-deps``).
 
