@@ -14,8 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from kubeprobe.cases.inspections.check import CheckContext
 from kubeprobe.cases.inspections.engine import SweepOptions, compare_fleet, inspect
@@ -25,16 +23,11 @@ from kubeprobe.cases.inspections.output import FORMATS, print_table, to_json, to
 from kubeprobe.cases.inspections.registry import CATALOG
 from kubeprobe.cases.inspections.report import InspectionReport
 from kubeprobe.cases.inspections.settings import load_settings
-from kubeprobe.center.credentials import load_secret_box
 from kubeprobe.center.errors import CenterError
-from kubeprobe.center.settings import CenterSettings
-from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.tables import Cluster
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.config import ClusterConnection, load_kubeconfig, parse_kubeconfig
+from kubeprobe.kube.config import ClusterConnection, load_kubeconfig
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.model import Finding, Severity
-from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.errors import SandboxError
 
 out = Console()
@@ -47,64 +40,22 @@ class Target:
     connection: ClusterConnection
 
 
-def center_targets(names: Sequence[str], settings: CenterSettings) -> list[Target]:
-    """Clusters registered in the center, by name: their kubeconfigs read from the center's store
-    (``KUBEPROBE_DATABASE_URL`` / ``KUBEPROBE_DATA_DIR``) and decrypted with its secret key."""
-    url = settings.resolved_database_url()
-    hint = (
-        "set KUBEPROBE_DATABASE_URL (or KUBEPROBE_DATA_DIR) and KUBEPROBE_SECRET_KEY as the center has them"
-    )
-    if url.startswith("sqlite"):
-        db_file = Path(url.split(":///", 1)[-1])
-        if not db_file.exists():
-            raise InspectionError(f"--cluster: no center database at {db_file}; {hint}, or use --kubeconfig")
-    if not settings.secret_key and not (Path(settings.data_dir) / "secret.key").exists():
-        raise InspectionError(f"--cluster: no center secret key (KUBEPROBE_SECRET_KEY unset); {hint}")
-    box = load_secret_box(settings)
-    try:
-        rows = asyncio.run(_registered(url))
-    except SQLAlchemyError as exc:
-        raise InspectionError(
-            f"--cluster: the center's database cannot be read ({type(exc).__name__}); {hint}"
-        ) from exc
-    targets = []
-    for name in names:
-        row = rows.get(name)
-        if row is None:
-            known = ", ".join(sorted(rows)) or "none"
-            raise InspectionError(
-                f"no cluster named {name!r} is registered in the center (registered: {known})"
-            )
-        conn = parse_kubeconfig(
-            box.decrypt(row.credentials),
-            context=row.context or None,
-            source=f"center cluster {name}",
-        )
-        targets.append(Target(name, conn))
-    return targets
-
-
-async def _registered(url: str) -> dict[str, Cluster]:
-    store = Store.connect(url, pool_size=1)
-    try:
-        async with store.transaction() as session:
-            return {row.name: row for row in await session.scalars(select(Cluster))}
-    finally:
-        await store.engine.dispose()
-
-
 def _targets(
     kubeconfig: Path | None, contexts: list[str], sandboxes: list[str], clusters: Sequence[str] = ()
 ) -> list[Target]:
     targets: list[Target] = []
-    if clusters:
-        targets.extend(center_targets(clusters, CenterSettings()))
+    if clusters:  # the center's database stack is imported only for this
+        from kubeprobe.cli.inspect_center import center_connections
+
+        targets.extend(Target(name, conn) for name, conn in center_connections(clusters))
     if kubeconfig is not None:
         for context in contexts or [None]:  # type: ignore[list-item]
             conn = load_kubeconfig(kubeconfig, context)
             targets.append(Target(conn.context, conn))
     elif contexts:
         raise InspectionError("--context needs --kubeconfig FILE")
+    if sandboxes:
+        from kubeprobe.sandbox.cluster import Sandbox  # only here: it imports the sandbox's PKI
     for name in sandboxes:
         box = Sandbox(name)
         _ = box.state  # a clear error when the sandbox does not exist

@@ -2,85 +2,110 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from kubeprobe import __version__
-from kubeprobe.cli.alerting import incidents_app, silence_app
-from kubeprobe.cli.catalog import bind, case_app, cluster_app, group_app, suite_app, template_app
-from kubeprobe.cli.center_client import CenterClientError
-from kubeprobe.cli.chatops import chatops_app
-from kubeprobe.cli.demo import demo
-from kubeprobe.cli.execute import gate, run
-from kubeprobe.cli.image import image_app
-from kubeprobe.cli.inspect import inspect_command
-from kubeprobe.cli.operator import operator_app
-from kubeprobe.cli.rca import rca_app
-from kubeprobe.cli.remedy import remedy_app
-from kubeprobe.cli.runs import runs_app
-from kubeprobe.cli.sandbox import sandbox_app
-from kubeprobe.cli.server import server
-from kubeprobe.cli.tokens import token_app
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.sandbox.errors import SandboxError
 
-app = typer.Typer(
-    name="kubeprobe",
-    help=(
-        "KubeProbe finds problems in Kubernetes clusters before their users do: black-box probes "
-        "and inspections run against many clusters from a central control plane."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+HELP = (
+    "KubeProbe finds problems in Kubernetes clusters before their users do: black-box probes "
+    "and inspections run against many clusters from a central control plane."
 )
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(image_app, name="image")
-app.add_typer(operator_app, name="operator")
-app.add_typer(rca_app, name="rca")
-app.add_typer(remedy_app, name="remedy")
-app.command()(demo)
-app.command()(run)
-app.command()(gate)
-app.command()(server)
-app.add_typer(cluster_app, name="cluster")
-app.add_typer(group_app, name="group")
-app.add_typer(template_app, name="template")
-app.add_typer(case_app, name="case")
-app.add_typer(suite_app, name="suite")
-app.command()(bind)
-app.add_typer(runs_app, name="runs")
-app.add_typer(token_app, name="token")
-app.command("inspect")(inspect_command)
-app.add_typer(incidents_app, name="incidents")
-app.add_typer(silence_app, name="silence")
-app.add_typer(chatops_app, name="chatops")
-err = Console(stderr=True, soft_wrap=True)
+# Every subcommand, in --help order: name -> (module, attribute). A Typer is a group of commands, a
+# function is one command. Only the module of the command being run is imported (`kubeprobe inspect`
+# does not load the center's database stack; `--help` loads them all).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sandbox": ("kubeprobe.cli.sandbox", "sandbox_app"),
+    "image": ("kubeprobe.cli.image", "image_app"),
+    "operator": ("kubeprobe.cli.operator", "operator_app"),
+    "rca": ("kubeprobe.cli.rca", "rca_app"),
+    "remedy": ("kubeprobe.cli.remedy", "remedy_app"),
+    "demo": ("kubeprobe.cli.demo", "demo"),
+    "run": ("kubeprobe.cli.execute", "run"),
+    "gate": ("kubeprobe.cli.execute", "gate"),
+    "server": ("kubeprobe.cli.server", "server"),
+    "cluster": ("kubeprobe.cli.catalog", "cluster_app"),
+    "group": ("kubeprobe.cli.catalog", "group_app"),
+    "template": ("kubeprobe.cli.catalog", "template_app"),
+    "case": ("kubeprobe.cli.catalog", "case_app"),
+    "suite": ("kubeprobe.cli.catalog", "suite_app"),
+    "bind": ("kubeprobe.cli.catalog", "bind"),
+    "runs": ("kubeprobe.cli.runs", "runs_app"),
+    "token": ("kubeprobe.cli.tokens", "token_app"),
+    "inspect": ("kubeprobe.cli.inspect", "inspect_command"),
+    "incidents": ("kubeprobe.cli.alerting", "incidents_app"),
+    "silence": ("kubeprobe.cli.alerting", "silence_app"),
+    "chatops": ("kubeprobe.cli.chatops", "chatops_app"),
+}
 
 
-@app.command()
 def version() -> None:
     """Print KubeProbe's version."""
     typer.echo(__version__)
 
 
+def build(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The `kubeprobe` app holding the named subcommands (all of them by default) and `version`."""
+    app = typer.Typer(
+        name="kubeprobe",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    wanted = set(names)
+    for name, (module, attribute) in COMMANDS.items():
+        if name not in wanted:
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    app.command()(version)  # always there: an app of one command would run it without its name
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``kubeprobe.cli.main.app``: the whole app (for tests and documentation tools)."""
+    if name == "app":
+        return build()
+    raise AttributeError(name)
+
+
+def _known_error(exc: BaseException) -> bool:
+    if isinstance(exc, (SandboxError, KubeError, OSError)):
+        return True
+    client = sys.modules.get("kubeprobe.cli.center_client")  # never imported: it raised nothing
+    return client is not None and isinstance(exc, client.CenterClientError)
+
+
+err = Console(stderr=True, soft_wrap=True)
+
+
 def main() -> None:
     """Run the CLI; known errors print a message and exit 1 instead of a traceback."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    app = build([command] if command in COMMANDS else COMMANDS)
     try:
         app()
-    except (SandboxError, KubeError, CenterClientError) as exc:
-        # Error text carries untrusted words (a component's log line, a cluster's message): never markup.
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(1)
-    except OSError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except Exception as exc:
+        if not _known_error(exc):
+            raise
+        # Error text carries untrusted words (a component's log line, a cluster's message): never markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,12 @@ async def connection_of(session: AsyncSession, box: SecretBox, name: str) -> Clu
     return validate_kubeconfig(box.decrypt(row.credentials), row.context)
 
 
+async def registered_kubeconfigs(session: AsyncSession) -> dict[str, tuple[bytes, str | None]]:
+    """Each registered cluster's encrypted kubeconfig and context by name (`kubeprobe inspect --cluster`)."""
+    rows = await session.execute(select(Cluster.name, Cluster.credentials, Cluster.context))
+    return {name: (credentials, context or None) for name, credentials, context in rows}
+
+
 async def set_cluster_state(
     session: AsyncSession, name: str, state: str, message: str, version: str
 ) -> ClusterOut:
