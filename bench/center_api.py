@@ -261,7 +261,13 @@ async def seed_rollups(store: Store, args: argparse.Namespace, mark: dt.datetime
                 await conn.execute(text(f"CREATE INDEX {name} ON {table} ({cols})"))
 
 
-def start_server(url: str, data: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str,
+    data: Path,
+    port: int,
+    python_args: tuple[str, ...] = ("-m", "kubeprobe.cli.main"),
+    **extra_env: str,
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         KUBEPROBE_DATABASE_URL=url,
@@ -270,11 +276,10 @@ def start_server(url: str, data: Path, port: int) -> subprocess.Popen[bytes]:
         KUBEPROBE_PORT=str(port),
         KUBEPROBE_MAINTENANCE_INTERVAL_SECONDS="86400",
         KUBEPROBE_MAX_BODY_BYTES=str(64 * 2**20),
+        **extra_env,
     )
     log = (data / "server.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "kubeprobe.cli.main", "server"], env=env, stdout=log, stderr=log
-    )
+    return subprocess.Popen([sys.executable, *python_args, "server"], env=env, stdout=log, stderr=log)
 
 
 async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes], data: Path) -> None:

@@ -14,9 +14,12 @@ registers a cluster and a case, then for each store:
    and SLOWLORIS connections that send a header byte a second.
 
 Records /healthz p50/p99 of both phases, the status codes the hostile requests got (no 5xx is the
-target), and the slowloris connections still open after the server's request read timeout.
+target), and the slowloris connections still open after the server's request read timeout. Then
+(``--loopwatch``, on by default) the same attack on a second server whose loop callbacks are timed
+from inside (bench/loopwatch.py): the longest callback's CPU time is the figure that does not
+depend on how loaded the shared machine is.
 
-Run: `.venv/bin/python -m bench.hostile [--duration 30] [--slowloris 500] [--stores sqlite]`;
+Run: `.venv/bin/python -m bench.hostile [--duration 30] [--slowloris 500] [--stores sqlite] [--no-loopwatch]`;
 writes bench/results/hostile_healthz.json.
 """
 
@@ -37,9 +40,11 @@ from typing import Any
 
 import httpx
 
+from bench import loopwatch
 from bench.center_api import TOKEN, pct, start_server, wait_ready
 from bench.common import write_result
 
+WATCHED = "from bench.loopwatch import serve; serve()"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ALIAS_BOMB = (
     'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
@@ -179,10 +184,16 @@ def seed(port: int) -> None:
         c.post("/api/v1/clusters", json={"name": "c0", "kubeconfig": kubeconfig()}).raise_for_status()
 
 
-def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure(url: str, args: argparse.Namespace, watch: bool = False) -> dict[str, Any]:
+    """/healthz latency quiet and under attack; with ``watch``, the loop's blocking instead."""
     work = Path(tempfile.mkdtemp(prefix="kp-hostile-"))
     port = free_port()
-    server = start_server(url, work, port)
+    watched = work / "loopwatch.jsonl"
+    server = (
+        start_server(url, work, port, ("-c", WATCHED), KUBEPROBE_LOOPWATCH_OUT=str(watched))
+        if watch
+        else start_server(url, work, port)
+    )
     try:
         asyncio.run(_ready(port, server, work))
         seed(port)
@@ -193,13 +204,19 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         attacker.start()
         load = os.getloadavg()[0]
+        attack_started = time.time()
         hostile = probe(port, args.duration)
         got = out.get(timeout=args.duration + 120)
+        attack_ended = time.time()
         attacker.join(timeout=30)
     finally:
         server.terminate()
         server.wait(timeout=30)
     statuses = got["statuses"]
+    if watch:
+        return blocked_loop(loopwatch.read(watched, attack_started, attack_ended)) | {
+            "load_1m": round(load, 2)
+        }
     return {
         "quiet_healthz_p50_ms": round(pct(quiet, 50), 2),
         "quiet_healthz_p99_ms": round(pct(quiet, 99), 2),
@@ -215,6 +232,23 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def blocked_loop(slow: list[dict[str, Any]]) -> dict[str, Any]:
+    """The longest loop callbacks during the attack (CPU time does not depend on the load)."""
+    top = max(slow, key=lambda r: r["cpu_ms"], default={"cpu_ms": 0.0, "wall_ms": 0.0, "stacks": []})
+    print(
+        "longest callbacks by CPU:",
+        *sorted(slow, key=lambda r: -r["cpu_ms"])[:5],
+        sep="\n  ",
+        file=sys.stderr,
+    )
+    return {
+        "loop_max_callback_cpu_ms": top["cpu_ms"],
+        "loop_max_callback_wall_ms": max((r["wall_ms"] for r in slow), default=0.0),
+        "loop_callbacks_over_20ms_cpu": sum(r["cpu_ms"] > 20 for r in slow),
+        "loop_callbacks_over_50ms_wall": sum(r["wall_ms"] > 50 for r in slow),
+    }
+
+
 async def _ready(port: int, server: subprocess.Popen[bytes], work: Path) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         await wait_ready(client, server, work)
@@ -225,6 +259,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--slowloris", type=int, default=500)
     parser.add_argument("--stores", default="sqlite")
+    parser.add_argument(
+        "--loopwatch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a second run with the server's loop callbacks timed (bench/loopwatch.py)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     targets: dict[str, list[Any]] = {}
@@ -239,7 +279,16 @@ def main() -> None:
                 results[f"{store}_{key}"] = value
         targets[f"{store}_hostile_healthz_p99_ms"] = ["<", 50]
         targets[f"{store}_hostile_5xx"] = ["==", 0]
-    params = {"duration_s": args.duration, "slowloris_connections": args.slowloris, "stores": args.stores}
+        if args.loopwatch:
+            watched = measure(url.replace("center.db", "watched.db"), args, watch=True)
+            print(store, "loop watched:", watched, file=sys.stderr)
+            results |= {f"{store}_watched_{key}": value for key, value in watched.items()}
+    params = {
+        "duration_s": args.duration,
+        "slowloris_connections": args.slowloris,
+        "stores": args.stores,
+        "loopwatch": args.loopwatch,
+    }
     print(write_result("hostile_healthz", params, results, targets))
 
 

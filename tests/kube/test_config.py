@@ -53,6 +53,46 @@ def test_resolves_inline_client_certificate() -> None:
     conn.ssl_context()  # loads CA and key pair
 
 
+def test_tls_context_is_built_once_per_material_and_trusts_only_the_given_ca() -> None:
+    """The center builds a client for every run it dispatches or analyses, on its event loop:
+    loading the system's CA bundle each time cost some 20 ms of CPU (the largest blocked-loop
+    interval under bench/hostile.py), so a context is built once per distinct TLS material."""
+    key = {
+        "client-certificate-data": base64.b64encode(CLIENT.cert_pem).decode(),
+        "client-key-data": base64.b64encode(CLIENT.key_pem).decode(),
+    }
+    first, again = parse_kubeconfig(_doc(**key)), parse_kubeconfig(_doc(**key))
+    assert first.ssl_context() is again.ssl_context()
+    assert first.ssl_context().cert_store_stats()["x509_ca"] == 1  # the cluster's CA, no others
+    other = parse_kubeconfig(_doc(token="abc"))
+    assert other.ssl_context() is not first.ssl_context()
+    started = time.thread_time()
+    for _ in range(100):
+        parse_kubeconfig(_doc(token="abc")).ssl_context()
+    assert time.thread_time() - started < 0.5  # was 100 x 20 ms
+
+
+def test_a_stored_kubeconfig_is_parsed_once() -> None:
+    """The largest accepted kubeconfig (some 250 KiB) took ~90 ms to parse on the center's event
+    loop for every run it dispatched; a resolved one is remembered by its text's digest."""
+    many = "".join(
+        f"- name: k{i}\n  cluster: {{server: 'https://10.0.0.1:6443', extensions: ['{'x' * 400}']}}\n"
+        for i in range(450)
+    )
+    text = _doc(token="abc").replace("clusters:\n", "clusters:\n" + many, 1)
+    assert 200_000 < len(text) <= 256 * 1024
+    first = parse_kubeconfig(text)
+    started = time.perf_counter()
+    again = parse_kubeconfig("" + text[:10] + text[10:])  # equal text, another string
+    assert time.perf_counter() - started < 0.01
+    assert again is first
+    assert parse_kubeconfig(text, context="c1") is not first  # the context is part of the key
+    with pytest.raises(KubeConfigError, match="no context named 'missing'"):
+        parse_kubeconfig(text, context="missing")  # errors are never remembered
+    with pytest.raises(KubeConfigError, match="no context named 'missing'"):
+        parse_kubeconfig(text, context="missing")
+
+
 def test_reads_files_relative_to_the_kubeconfig(tmp_path: Path) -> None:
     CLIENT.write(tmp_path, "me")
     (tmp_path / "config").write_text(_doc(**{"client-certificate": "me.crt", "client-key": "me.key"}))

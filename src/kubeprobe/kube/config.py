@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import ssl
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,33 +97,18 @@ class ClusterConnection:
     insecure_skip_tls_verify: bool = False
 
     def ssl_context(self) -> ssl.SSLContext:
-        """An SSL context that trusts the cluster's CA and presents the client certificate."""
-        ctx = ssl.create_default_context()
-        if self.insecure_skip_tls_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        elif self.ca_pem:
-            try:
-                ctx.load_verify_locations(cadata=self.ca_pem.decode())
-            except (ssl.SSLError, ValueError) as exc:
-                raise KubeConfigError(
-                    f"context {self.context!r}: certificate-authority data is not a PEM CA: {exc}"
-                ) from exc
-        if self.client_cert_pem and self.client_key_pem:
-            # ssl can only load a key pair from files; write them to a private temp dir.
-            with tempfile.TemporaryDirectory(prefix="kubeprobe-tls-") as tmp:
-                cert = Path(tmp, "client.crt")
-                key = Path(tmp, "client.key")
-                cert.write_bytes(self.client_cert_pem)
-                key.touch(mode=0o600)
-                key.write_bytes(self.client_key_pem)
-                try:
-                    ctx.load_cert_chain(cert, key)
-                except ssl.SSLError as exc:
-                    raise KubeConfigError(
-                        f"context {self.context!r}: client certificate and key do not load: {exc}"
-                    ) from exc
-        return ctx
+        """An SSL context that trusts the cluster's CA and presents the client certificate.
+
+        Built once per distinct TLS material and shared (see :func:`_tls_context`): building one
+        costs some 20 ms of CPU when it loads the system's CA bundle, and the center builds a
+        client for every run it dispatches or analyses, on its event loop.
+        """
+        try:
+            return _tls_context(
+                self.ca_pem, self.client_cert_pem, self.client_key_pem, self.insecure_skip_tls_verify
+            )
+        except _TLSMaterialError as exc:
+            raise KubeConfigError(f"context {self.context!r}: {exc}") from exc
 
     def to_kubeconfig(self) -> str:
         """A self-contained kubeconfig of this one context (what :func:`parse_kubeconfig` accepts)."""
@@ -144,6 +133,50 @@ class ClusterConnection:
             "current-context": name,
         }
         return yaml.safe_dump(doc, sort_keys=False)
+
+
+class _TLSMaterialError(Exception):
+    """TLS material of a kubeconfig that does not load (the caller names the context)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _tls_context(
+    ca_pem: bytes | None, cert_pem: bytes | None, key_pem: bytes | None, insecure: bool
+) -> ssl.SSLContext:
+    """One SSL context per distinct TLS material (contexts are safe to share between clients).
+
+    A cluster's own CA replaces the system's trust store, as client-go does; the system's CA
+    bundle is loaded only for a server with no CA given.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif ca_pem:
+        try:
+            ctx.load_verify_locations(cadata=ca_pem.decode())
+        except (ssl.SSLError, ValueError) as exc:
+            raise _TLSMaterialError(f"certificate-authority data is not a PEM CA: {exc}") from exc
+    else:
+        ctx.load_default_certs()
+    if cert_pem and key_pem:
+        # ssl can only load a key pair from files; write them to a private temp dir.
+        with tempfile.TemporaryDirectory(prefix="kubeprobe-tls-") as tmp:
+            cert = Path(tmp, "client.crt")
+            key = Path(tmp, "client.key")
+            cert.write_bytes(cert_pem)
+            key.touch(mode=0o600)
+            key.write_bytes(key_pem)
+            try:
+                ctx.load_cert_chain(cert, key)
+            except ssl.SSLError as exc:
+                raise _TLSMaterialError(f"client certificate and key do not load: {exc}") from exc
+    return ctx
+
+
+def warm_tls() -> None:
+    """Load the system's CA bundle now (some 20-70 ms of CPU), before a request can wait for it."""
+    _tls_context(None, None, None, False)
 
 
 def _read_yaml(text: str, source: str, limit: int) -> dict[str, Any]:
@@ -278,6 +311,12 @@ def _resolve(doc: dict[str, Any], context: str | None, source: str, files: Path 
     )
 
 
+#: Resolved stored kubeconfigs remembered (a few KiB each: the key is a digest, not the text).
+_PARSED_CACHE = 1024
+_parsed: OrderedDict[tuple[bytes, str | None, str], ClusterConnection] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def parse_kubeconfig(
     text: str,
     *,
@@ -285,10 +324,25 @@ def parse_kubeconfig(
     source: str = "<kubeconfig>",
     base_dir: object = None,  # ignored: nothing a stored kubeconfig names is read (callers drop it)
 ) -> ClusterConnection:
-    """Resolve one context of a self-contained kubeconfig (what the center stores); see the module."""
+    """Resolve one context of a self-contained kubeconfig (what the center stores); see the module.
+
+    The center resolves a cluster's stored kubeconfig for every run it dispatches or analyses, on
+    its event loop; one of the largest accepted (256 KiB) costs some 90 ms to parse, so what was
+    resolved is remembered by the text's digest (:data:`_PARSED_CACHE` entries, errors never).
+    """
+    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), context, source)
+    with _parsed_lock:
+        if (conn := _parsed.get(key)) is not None:
+            _parsed.move_to_end(key)
+            return conn
     doc = _read_yaml(text, source, MAX_STORED_BYTES)
     _check_self_contained(doc, source)
-    return _resolve(doc, context, source, None)
+    conn = _resolve(doc, context, source, None)
+    with _parsed_lock:
+        _parsed[key] = conn
+        while len(_parsed) > _PARSED_CACHE:
+            _parsed.popitem(last=False)
+    return conn
 
 
 def _read_local(path: str | Path) -> tuple[Path, str]:

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -84,10 +85,14 @@ class LocalRunner:
             except KubeConfigError as exc:
                 return RunEnd("error", str(exc))
         async with self._slots:
-            with tempfile.TemporaryDirectory(prefix="kubeprobe-run-") as tmp:
+            # Made and removed off the event loop: a case may leave many files behind.
+            tmp = await asyncio.to_thread(tempfile.mkdtemp, prefix="kubeprobe-run-")
+            try:
                 kubeconfig = Path(tmp, "kubeconfig")
                 await asyncio.to_thread(_write_private, kubeconfig, request.kubeconfig)
                 return await self._execute(request, argv, self.environment(request, kubeconfig, tmp), tmp)
+            finally:
+                await asyncio.shield(asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True))
 
     async def _execute(self, request: RunRequest, argv: list[str], env: dict[str, str], cwd: str) -> RunEnd:
         launcher = [sys.executable, "-I", launch.__file__, str(os.getpid())]

@@ -32,12 +32,15 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from kubeprobe.alerting.signals import Outcome, Signal
@@ -47,7 +50,7 @@ from kubeprobe.analysis.evidence import component_evidence
 from kubeprobe.analysis.rules import Rule, builtin_rules
 from kubeprobe.analysis.run_evidence import EvidenceLimits, cluster_evidence, evidence_events
 from kubeprobe.analysis.severity import Scope, assess
-from kubeprobe.analysis.texts import FailureText
+from kubeprobe.analysis.texts import FailureText, LabeledFailure
 from kubeprobe.cases.execute import execute
 from kubeprobe.cases.registry import CaseRegistry, builtin_registry
 from kubeprobe.center.credentials import SecretBox
@@ -74,6 +77,21 @@ class Verification:
     reproduced: bool
     method: str
     detail: dict[str, Any]
+
+
+async def train_apart(extra: list[LabeledFailure], cache_dir: Path | None) -> Classifier:
+    """The classifier, trained (or loaded from ``cache_dir``) in a child process.
+
+    Training takes seconds of CPU, most of it holding the interpreter lock: in a thread it took
+    turns with the event loop every 5 ms, and /healthz p99 went from 6 ms to hundreds while the
+    first failed run of a center was analysed (bench/hostile.py). Only unpickling the result
+    (some 30 ms for 3 MB) happens here.
+    """
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, cached_classifier, extra, cache_dir)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class AnalysisWorker:
@@ -301,7 +319,7 @@ class AnalysisWorker:
     async def _classifier_for(self, feedback: list[dict[str, Any]]) -> Classifier:
         if self._classifier is None or len(feedback) != self._feedback_count:
             extra = parse_corpus([_json_line(f) for f in feedback], "rca_feedback") if feedback else []
-            self._classifier = await asyncio.to_thread(cached_classifier, extra, self.settings.model_cache)
+            self._classifier = await train_apart(extra, self.settings.model_cache)
             self._feedback_count = len(feedback)
         return self._classifier
 

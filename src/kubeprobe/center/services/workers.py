@@ -29,6 +29,7 @@ from kubeprobe.center.settings import (
     StalenessSettings,
 )
 from kubeprobe.center.store.database import Store
+from kubeprobe.kube.config import warm_tls
 from kubeprobe.runners.local import LocalRunner
 
 
@@ -55,6 +56,7 @@ async def background_workers(
     local_concurrency: int = 4,
 ) -> AsyncIterator[Workers]:
     """The services of a dispatching center, each given its group of the settings."""
+    warm_tls()  # what the first client of a cluster without its own CA would load on the loop
     builtin = frozenset(t.name for t in builtin_registry().all())
     dispatcher = Dispatcher(
         store,
