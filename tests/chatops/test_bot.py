@@ -97,10 +97,35 @@ async def test_did_you_mean_and_not_understood(rig: Rig) -> None:
     )
 
 
-async def test_remediation_intents_are_not_enabled(rig: Rig) -> None:
-    for text in ("/kp approve #3", "deny remediation 4, too risky", "/kp pause-remediation"):
-        assert "remediation is not enabled" in (await say(rig, ALICE, text)).text
-    assert "your role viewer may not" in (await say(rig, VICTOR, "/kp approve #3")).text
+async def test_remediations_are_approved_once_denied_and_paused_from_chat(rig: Rig) -> None:
+    body = {"cluster": "sandbox", "action": "node-drain", "name": "n1"}
+    first = (await rig.http.post("/api/v1/remediations", json=body)).json()
+    second = (await rig.http.post("/api/v1/remediations", json=body)).json()
+    assert "your role viewer may not approve" in (await say(rig, VICTOR, f"/kp approve #{first['id']}")).text
+    ask = await say(rig, ALICE, f"please approve remediation {first['id']}")
+    assert f"`/kp approve #{first['id']}`" in ask.text
+    assert [b.label for b in ask.buttons] == ["Confirm", "Cancel"]
+    waiting = (await rig.http.get(f"/api/v1/remediations/{first['id']}")).json()
+    assert waiting["state"] == "awaiting-approval"  # nothing before the confirm
+    assert "only the person who asked" in (await rig.bot.click(BOB, ROOM, ask.buttons[0].action)).text
+    done = await rig.bot.click(ALICE, ROOM, ask.buttons[0].action)
+    assert f"Remediation #{first['id']} approved; it runs now" in done.text
+    assert "node-drain Node n1 on sandbox" in done.text
+    approved = (await rig.http.get(f"/api/v1/remediations/{first['id']}")).json()
+    assert approved["approver"] == "test:alice via chatops-operator"
+    again = await say(rig, BOB, f"/kp approve #{first['id']}")
+    assert f"Remediation #{first['id']} was not waiting for approval" in again.text
+    denied = await say(rig, BOB, f"/kp deny #{second['id']} too risky")
+    assert f"Remediation #{second['id']} denied" in denied.text
+    assert (await rig.http.get(f"/api/v1/remediations/{second['id']}")).json()["state"] == "denied"
+    assert "not found" in (await say(rig, ALICE, "/kp approve #999")).text
+    paused = await say(rig, ALICE, "/kp pause-remediation sandbox change freeze")
+    assert paused.text.startswith("Remediation paused on sandbox by Alice")
+    assert "your role viewer may not" in (await say(rig, VICTOR, "/kp resume-remediation")).text
+    assert (
+        await say(rig, ALICE, "/kp resume-remediation")
+    ).text == "Remediation resumed on sandbox by Alice."
+    assert "not found: nothing paused" in (await say(rig, ALICE, "/kp resume-remediation")).text
 
 
 async def test_center_refusals_become_answers(rig: Rig) -> None:

@@ -5,7 +5,8 @@ Two people share a room bound to the cluster "sandbox": an operator and a viewer
 status, rerun a probe (confirmed by a reaction; the run really starts and its result comes back),
 the viewer is refused, a paused kube-scheduler makes a run fail and raises an incident that appears
 in the room, is diagnosed, acknowledged by a reaction and edited in place until it resolves, and a
-silence with a duration is confirmed by a reply.
+silence with a duration is confirmed by a reply; a remediation is approved by a reaction (the
+viewer is refused) and runs once, and pausing remediation asked in plain words is confirmed first.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from kubeprobe.center.settings import CenterSettings
 from kubeprobe.chatops.adapters.matrix import MatrixAdapter, MatrixSettings
 from kubeprobe.chatops.config import ChatOpsSettings
 from kubeprobe.chatops.service import ChatOps, running
+from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
+from tests.remedy.sandbox_helpers import crash_loop, create_ready, deployment, pods_of
 from tests.web.browser import free_port, serving_dashboard
 
 from .matrix import Person, body, edits_of, register, start_synapse
@@ -212,3 +215,40 @@ async def test_silence_with_a_duration_confirmed_by_a_reply(world: World) -> Non
     assert silence["comment"].startswith("etcd upgrade (by alice")
     ends = dt.datetime.fromisoformat(silence["ends"])
     assert abs((ends - dt.datetime.now(dt.UTC)).total_seconds() - 7200) < 120
+
+
+async def test_a_remediation_approved_in_chat_runs_once_and_pausing_is_confirmed_first(
+    world: World, kube: KubeClient, namespace: str
+) -> None:
+    await create_ready(kube, namespace, deployment("chat-web", 1))
+    victim = (await pods_of(kube, namespace, "chat-web"))[0]
+    await crash_loop(kube, victim)
+    ask_body = {"cluster": "sandbox", "action": "pod-delete", "name": victim["metadata"]["name"]}
+    resp = await world.center.post("/api/v1/remediations", json={**ask_body, "namespace": namespace})
+    assert resp.status_code == 201, resp.text
+    rid = resp.json()["id"]
+    await world.ask(world.victor, f"/kp approve #{rid}", "your role viewer may not approve")
+    ask = await world.ask(world.alice, f"please approve remediation {rid}", f"/kp approve #{rid}")
+    go = await world.alice.react(world.room, str(ask["event_id"]), "👍")
+    await world.alice.wait_for_message(
+        world.room, world.bot, lambda e: f"Remediation #{rid} approved; it runs now" in body(e), after=go
+    )
+
+    async def state() -> dict[str, object]:
+        got: dict[str, object] = (await world.center.get(f"/api/v1/remediations/{rid}")).json()
+        return got
+
+    done = await wait_for(state, lambda r: r["state"] == "verified", timeout=120, what="verified")
+    assert "chatops-operator" in str(done["approver"])  # the operator token the bot uses for alice
+    assert victim["metadata"]["uid"] not in {
+        p["metadata"]["uid"] for p in await pods_of(kube, namespace, "chat-web")
+    }
+    await world.ask(world.alice, f"/kp approve #{rid}", f"Remediation #{rid} was not waiting for approval")
+    pause = await world.ask(
+        world.alice, "stop automatic remediation on sandbox, deploy freeze", "/kp pause-remediation sandbox"
+    )
+    sent = await world.alice.reply(world.room, str(pause["event_id"]), "confirm")
+    await world.alice.wait_for_message(
+        world.room, world.bot, lambda e: body(e).startswith("Remediation paused on sandbox"), after=sent
+    )
+    await world.ask(world.alice, "/kp resume-remediation sandbox", "Remediation resumed on sandbox")

@@ -21,9 +21,6 @@ from kubeprobe.chatops.messages import Button, Reply
 
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "error", "cancelled"})
 MAX_LINE = 300
-REMEDIATION_OFF = (
-    "remediation is not enabled on this center (approve, deny and pausing need the remediation API)"
-)
 
 
 @dataclass(frozen=True)
@@ -178,6 +175,46 @@ class Actions:
             "again; rerun them to check: "
             + ", ".join(f"/kp rerun {m['case']} {m['cluster']}" for m in inc["members"][:3])
         )
+
+    # --- remediation: the center's remediation API, as the chat user ---------------------------
+
+    async def approve(self, who: Caller, slots: dict[str, SlotValue]) -> Reply:
+        return await self._decide_remediation(who, int(slots["remediation"]), "approve")
+
+    async def deny(self, who: Caller, slots: dict[str, SlotValue]) -> Reply:
+        return await self._decide_remediation(who, int(slots["remediation"]), "deny")
+
+    async def _decide_remediation(self, who: Caller, rid: int, verb: str) -> Reply:
+        """Approve or deny once: the center's conditional update makes a second one a no-op."""
+        answer = await self.center.call(who.role, who.user, "POST", f"/api/v1/remediations/{rid}/{verb}")
+        rem = answer["remediation"]
+        what = _remediation(rem)
+        if not answer["changed"]:
+            return Reply(
+                f"Remediation #{rid} was not waiting for approval ({rem['state']}); nothing changed: {what}"
+            )
+        done = "approved; it runs now under the defender" if verb == "approve" else "denied; nothing is done"
+        return Reply(f"Remediation #{rid} {done} (by {who.name}): {what} {self.link(f'remediation/{rid}')}")
+
+    async def pause_remediation(self, who: Caller, slots: dict[str, SlotValue]) -> Reply:
+        cluster = str(slots.get("cluster") or "*")
+        reason = _cut(f"{slots.get('reason') or 'paused'} (by {who.name} in chat)")
+        body = {"cluster": cluster, "reason": reason}
+        await self.center.call(who.role, who.user, "POST", "/api/v1/remedy/pause", body=body)
+        where = "every cluster" if cluster == "*" else cluster
+        undo = "/kp resume-remediation" + ("" if cluster == "*" else f" {cluster}")
+        return Reply(f"Remediation paused on {where} by {who.name}: nothing is acted on. Undo: {undo}")
+
+    async def resume_remediation(self, who: Caller, slots: dict[str, SlotValue]) -> Reply:
+        cluster = str(slots.get("cluster") or "*")
+        await self.center.call(who.role, who.user, "POST", "/api/v1/remedy/resume", body={"cluster": cluster})
+        where = "every cluster" if cluster == "*" else cluster
+        return Reply(f"Remediation resumed on {where} by {who.name}.")
+
+
+def _remediation(rem: dict[str, Any]) -> str:
+    where = f"{rem['namespace']}/{rem['name']}" if rem.get("namespace") else rem["name"]
+    return _cut(f"{rem['action']} {rem['kind']} {where} on {rem['cluster']} ({rem['state']})")
 
 
 async def guarded(call: Awaitable[Reply]) -> Reply:

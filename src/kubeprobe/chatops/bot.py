@@ -3,7 +3,7 @@
 Order of checks for a message: rate limit (per chat user, a token bucket), the user's role (from
 the config; unknown users may do nothing), understanding, "did you mean", the role the intent's
 definition needs, the channel's cluster scope (a channel bound to one cluster fills a missing
-``cluster``), missing slots, remediation (not enabled yet), then confirmation: a mutating intent
+``cluster``), missing slots, then confirmation: a mutating intent
 understood from free text is echoed as its exact command with Confirm/Cancel and runs only when the
 same user confirms within ``confirm_seconds``. A button click goes through the same checks again
 with the clicking user (a click never bypasses them); a confirmation id works once.
@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kubeprobe.chatops.actions import REMEDIATION_OFF, Actions, Caller, guarded
+from kubeprobe.chatops.actions import Actions, Caller, guarded
 from kubeprobe.chatops.catalog import Catalog
 from kubeprobe.chatops.center import CenterError
 from kubeprobe.chatops.config import ChatOpsSettings, Role
@@ -160,8 +160,6 @@ class Bot:
         missing = [s for s in spec.required if s not in slots]
         if missing:
             return Reply(f"Missing {', '.join(missing)}: {spec.usage}")
-        if spec.remediation:
-            return Reply(REMEDIATION_OFF)
         final = Parse(parsed.intent, slots, parsed.confidence, parsed.exact)
         if final.needs_confirmation:
             return self._ask(user, channel, final)
@@ -238,7 +236,8 @@ class Bot:
         handlers: dict[str, Callable[[Caller, dict[str, SlotValue]], Awaitable[Reply]]] = {
             "status": a.status, "history": a.history, "incidents": a.incidents, "gate": a.gate,
             "diagnose": a.diagnose, "silence": a.silence, "unsilence": a.unsilence, "ack": a.ack,
-            "resolve": a.resolve,
+            "resolve": a.resolve, "approve": a.approve, "deny": a.deny,
+            "pause_remediation": a.pause_remediation, "resume_remediation": a.resume_remediation,
         }  # fmt: skip
         return await guarded(handlers[parsed.intent](who, slots))
 

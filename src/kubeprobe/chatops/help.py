@@ -12,7 +12,6 @@ def help_text(role: str, scope: list[str] | None) -> str:
     lines = [f"Your role: {role}. You may:"]
     for spec in mine:
         note = " (asks to confirm when written in plain words)" if spec.mutating else ""
-        note += " (not enabled until remediation is)" if spec.remediation else ""
         lines.append(f"- `{spec.usage}`: {spec.summary}{note}")
     if others:
         lines.append("Needs another role: " + ", ".join(f"{s.command} ({s.role})" for s in others))

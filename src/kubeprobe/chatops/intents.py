@@ -65,7 +65,7 @@ class IntentSpec:
     required: tuple[SlotName, ...] = ()
     #: other spellings accepted after ``/kp``
     aliases: tuple[str, ...] = ()
-    #: acts on the remediation issue's objects (answers "not enabled" until that API exists)
+    #: acts on remediations (the center's remediation API: approve, deny, the kill switch)
     remediation: bool = False
 
     @property

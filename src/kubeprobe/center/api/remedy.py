@@ -5,7 +5,7 @@ the defender would answer now, and stores nothing."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -86,6 +86,15 @@ async def list_remediations(
 async def show(rid: Id, who: Viewer, store: StoreDep) -> RemediationOut:
     async with store.transaction() as s:
         return await remediations.get(s, rid)
+
+
+@router.get("/remediations/{rid}/audit", response_model=list[dict[str, Any]], tags=["remediations"])
+async def audit_of(rid: Id, who: Viewer, store: StoreDep) -> list[dict[str, Any]]:
+    """The defender's audit of this remediation: each decision (counters, denials, plan, who
+    approved) and each outcome, oldest first."""
+    async with store.transaction() as s:
+        await remediations.get(s, rid)
+    return [r.to_dict() for r in await SqlDefenderStore(store).audit_of(f"remediation-{rid}")]
 
 
 @router.post("/remediations/{rid}/approve", response_model=ApprovalOut, tags=["remediations"])

@@ -80,3 +80,16 @@ class SqlDefenderStore:
                 )
             ).all()
         return [AuditRecord.from_dict({**row.record, "seq": row.seq}) for row in rows]
+
+    async def audit_of(self, request_id: str, *, limit: int = 1000) -> list[AuditRecord]:
+        """The audit of one remediation (its decisions and outcomes), oldest first."""
+        async with self.store.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(RemedyAuditRow.seq, RemedyAuditRow.record)
+                    .where(RemedyAuditRow.request_id == request_id)
+                    .order_by(RemedyAuditRow.seq)
+                    .limit(limit)
+                )
+            ).all()
+        return [AuditRecord.from_dict({**row.record, "seq": row.seq}) for row in rows]

@@ -5,12 +5,13 @@
 //
 // app.js: login and the router | session.js: token, API client, page state | html.js: templates
 // format.js: badges, times, links | charts.js: SVG plots | fleet.js, cluster.js, run.js,
-// alerting.js (incidents, silences), gates.js: the pages
+// alerting.js (incidents, silences), gates.js, remedy.js (remediations): the pages
 import { renderIncidents, renderSilences } from "./alerting.js";
 import { renderCluster } from "./cluster.js";
 import { renderFleet } from "./fleet.js";
 import { renderGates } from "./gates.js";
 import { html, render } from "./html.js";
+import { renderRemediation, renderRemediations } from "./remedy.js";
 import { renderRun } from "./run.js";
 import { TOKEN_KEY, api, current, renderError, session, showError, view } from "./session.js";
 
@@ -21,6 +22,8 @@ const PAGES = {
   incidents: renderIncidents,
   silences: renderSilences,
   gates: renderGates,
+  remediations: renderRemediations,
+  remediation: renderRemediation,
 };
 
 function logout(message) {
@@ -73,7 +76,8 @@ async function route() {
   const [path] = (location.hash || "#/fleet").slice(1).split("?");
   const [, page = "fleet", ...rest] = path.split("/");
   const arg = decodeURIComponent(rest.join("/"));
-  for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
+  const nav = page === "remediation" ? "remediations" : page;
+  for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === nav);
   const pageRender = PAGES[page] || renderFleet;
   try { await pageRender(arg, gen, route); } catch (err) { if (current(gen)) renderError(err); }
 }
