@@ -4,7 +4,8 @@ cases as pods through the pod runner, with the KubeProbe image loaded into the r
 ``real_center`` serves the center at the sandbox's ``host_ip`` (where pods reach this machine)
 with a dispatcher in ``auto`` mode (image cases run as pods) and the sandbox registered as
 cluster ``real``; ``pod_template`` adds a template that runs a command in an image, as a center
-user would.
+user would. ``khcheck_image`` builds the Kuberhealthy-style Go check of ``khcheck/`` into its own
+OCI image (no Docker: ``go build``, then :mod:`kubeprobe.sandbox.oci`) and loads it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 
 from kubeprobe.cases.registry import builtin_registry
@@ -27,6 +29,8 @@ from kubeprobe.center.settings import CenterSettings
 from kubeprobe.center.store.database import Store
 from kubeprobe.runners.local import LocalRunner
 from kubeprobe.runners.pod import sweep
+from kubeprobe.sandbox import oci, realcluster
+from kubeprobe.sandbox.build import run_go
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.center.server import running_center
 from tests.center.services.test_dispatcher import Center
@@ -34,6 +38,21 @@ from tests.center.services.test_dispatcher import Center
 TOKEN = "kp_real-node-test-admin"
 CLUSTER = "real"
 AddTemplate = Callable[..., Awaitable[str]]
+KHCHECK = Path(__file__).parent / "khcheck"
+KHCHECK_IMAGE = "kubeprobe.local/khcheck:test"
+
+
+@pytest.fixture(scope="session")
+def khcheck_image(real_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Go check as an image of one static binary (user 65532), loaded into the real node."""
+    out = tmp_path_factory.mktemp("khcheck")
+    run_go("khcheck", ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "khcheck"), "."],
+           KHCHECK, out / "build.log")  # fmt: skip
+    layer = oci.layer_from_files({"/khcheck": ((out / "khcheck").read_bytes(), 0o755)}, out / "layer.tgz")
+    config = oci.ImageConfig(entrypoint=("/khcheck",), user="65532:65532", env=())
+    oci.write_archive(KHCHECK_IMAGE, [layer], config, out / "khcheck.tar")
+    realcluster.load_archive(real_sandbox.state, out / "khcheck.tar")
+    return KHCHECK_IMAGE
 
 
 @pytest_asyncio.fixture
@@ -67,9 +86,10 @@ async def real_center(tmp_path: Path, real_sandbox: Sandbox, kubeprobe_image: st
 
 @pytest_asyncio.fixture
 async def pod_template(real_center: Center, kubeprobe_image: str) -> AddTemplate:
-    """``await pod_template(name, command, image=..., builtin=..., params=...)``: a template whose
-    case runs ``command`` in ``image`` (the KubeProbe image by default) with the built-in probes'
-    RBAC, and a case of the same name; ``builtin`` copies that template's parameter schema."""
+    """``await pod_template(name, command, image=..., builtin=..., schema=..., params=...)``: a
+    template whose case runs ``command`` (the image's entrypoint when empty) in ``image`` (the
+    KubeProbe image by default) with the built-in probes' RBAC, and a case of the same name with
+    ``params``; ``builtin`` takes that template's parameter schema, else ``schema``."""
 
     async def add(
         name: str,
@@ -77,15 +97,17 @@ async def pod_template(real_center: Center, kubeprobe_image: str) -> AddTemplate
         *,
         image: str | None = None,
         builtin: str | None = None,
+        schema: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> str:
-        schema = builtin_registry().get(builtin).param_schema() if builtin else {"type": "object"}
+        if builtin:
+            schema = builtin_registry().get(builtin).param_schema()
         template = {
             "name": name,
             "kind": "probe",
             "image": image or kubeprobe_image,
             "command": command,
-            "params_schema": schema,
+            "params_schema": schema or {"type": "object"},
             "timeout_seconds": 120,
             "rbac_rules": [r.model_dump(exclude_none=True) for r in PROBE_RULES],
         }

@@ -19,7 +19,7 @@ from tests.sandbox.real.conftest import CLUSTER, AddTemplate
 IN_POD = ["python", "-m", "kubeprobe.cases"]
 
 
-async def _run(center: Center, case: str) -> dict[str, Any]:
+async def run_with_runner(center: Center, case: str) -> dict[str, Any]:
     """Run ``case`` on the real sandbox; return the run once the runner's view is recorded too
     (a case that reported ends its run before its pod is gone)."""
     run = await center.run(case, CLUSTER)
@@ -46,7 +46,7 @@ async def test_builtin_probe_runs_in_a_container_and_reports_over_the_pod_networ
     real_center: Center, pod_template: AddTemplate, real_kube: KubeClient
 ) -> None:
     name = await pod_template("pod-lifecycle-in-pod", [*IN_POD, "pod-lifecycle"], builtin="pod-lifecycle")
-    run = await _run(real_center, name)
+    run = await run_with_runner(real_center, name)
     assert run["state"] == "succeeded", (run["messages"], run["details"])
     assert [s["name"] for s in run["steps"]] == ["create", "scheduled", "running", "delete"]
     runner = run["details"]["runner"]
@@ -60,7 +60,7 @@ async def test_a_failing_case_ends_failed(real_center: Center, pod_template: Add
     name = await pod_template(
         "pod-lifecycle-unschedulable", [*IN_POD, "pod-lifecycle"], builtin="pod-lifecycle", params=params
     )
-    run = await _run(real_center, name)
+    run = await run_with_runner(real_center, name)
     assert run["state"] == "failed", (run["messages"], run["details"])
     assert "scheduled" in run["messages"][0], run["messages"]
     assert run["details"]["runner"]["exit_code"] == 1
@@ -71,7 +71,7 @@ async def test_a_crashing_case_is_an_error_with_its_exit_code_and_logs(
 ) -> None:
     crash = "import sys; print('case blew up: no config', flush=True); sys.exit(7)"
     name = await pod_template("crashing-case", ["python", "-c", crash])
-    run = await _run(real_center, name)
+    run = await run_with_runner(real_center, name)
     assert run["state"] == "error", run
     assert "exit code 7" in run["messages"][0], run["messages"]
     runner = run["details"]["runner"]
@@ -85,7 +85,7 @@ async def test_a_missing_image_is_an_error_naming_it(
 ) -> None:
     image = f"kubeprobe/not-loaded-{uuid.uuid4().hex[:6]}:1"
     name = await pod_template("missing-image", ["kubeprobe"], image=image)
-    run = await _run(real_center, name)
+    run = await run_with_runner(real_center, name)
     assert run["state"] == "error", run
     assert f"image {image} cannot be pulled" in run["messages"][0], run["messages"]
     await _nothing_left(real_kube, run["id"])

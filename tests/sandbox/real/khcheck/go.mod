@@ -1,0 +1,3 @@
+module kubeprobe.local/tests/khcheck
+
+go 1.26.0
