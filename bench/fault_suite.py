@@ -301,6 +301,9 @@ async def run_scenario(
         await sc.undo(ctx)
     undone_s = (now() - undo_start).total_seconds()
     resolved = await quiet(center, args.recover_s)
+    # The next fault starts only once every probe passed again after the undo: an incident of this
+    # fault opened late must not be counted against the next one (stale causes).
+    not_green = await green(center, args.recover_s, since=undo_start)
     _see(seen, known, await center.incidents(), t0)  # opened while recovering: still this scenario's
     opened = sorted((_incident_row(i, t0) for i in seen.values()), key=lambda r: r["id"])
     first_inc = min((r["seen_after_s"] for r in opened), default=None)
@@ -321,6 +324,8 @@ async def run_scenario(
         "stale_cause_incidents": len(stale),
         "undo_s": round(undone_s, 1),
         "resolved_after_undo": resolved,
+        "green_after_undo": not not_green,
+        "not_green": not_green,
     }
 
 
@@ -407,18 +412,23 @@ def summarise(rows: list[dict[str, Any]], free: dict[str, Any] | None, args: arg
     write_result(args.result, params, results, targets)
 
 
-async def green(center: Center, timeout: float) -> None:
-    """Until every periodic case and resident config has a run that succeeded and nothing is open."""
+async def green(center: Center, timeout: float, since: dt.datetime | None = None) -> list[str]:
+    """Until every periodic case and resident config has a run created after ``since`` that
+    succeeded and no incident is open; returns what is still missing ([] when green)."""
     want = {f"suite-{t}" for t in PERIODIC} | {f"resident-{NAMESPACE}-{n}" for n in RESIDENT}
     deadline = time.monotonic() + timeout
     seen: set[str] = set()
-    while time.monotonic() < deadline:
-        resp = await center.client.get("/api/v1/runs", params={"state": "succeeded", "limit": 1000})
+    params: dict[str, Any] = {"state": "succeeded", "limit": 1000}
+    if since is not None:
+        params["since"] = since.isoformat()
+    while True:
+        resp = await center.client.get("/api/v1/runs", params=params)
         seen |= {r["case"] for r in resp.json()["items"]}
-        if want <= seen and not await center.incidents(state="open"):
-            return
+        open_now = await center.incidents(state="open")
+        missing = sorted(want - seen) + [f"incident {i['id']} ({i['cause']})" for i in open_now]
+        if not missing or time.monotonic() >= deadline:
+            return missing
         await asyncio.sleep(2.0)
-    raise RuntimeError(f"not green in {timeout:g}s: no success yet of {sorted(want - seen)}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -461,7 +471,8 @@ async def run(args: argparse.Namespace) -> None:
             await register(center, await center_kubeconfig(sandbox), etcd_url, args.interval_s)
             await create_probe_configs(ctx)
             operator = start_operator(sandbox, url, work)
-            await green(center, 300)
+            if missing := await green(center, 300):
+                raise RuntimeError(f"not green in 300 s: {missing}")
             console.print("green: every case and config succeeded once, no incident open")
             earlier: set[str] = set()
             chosen = [s for s in scenarios() if args.only is None or s.name in args.only]
