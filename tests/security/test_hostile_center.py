@@ -8,18 +8,20 @@ within a second (the bench, bench/hostile.py, measures the p99 against the 50 ms
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import Center, kubeconfig
+from .conftest import AUTH, Center, kubeconfig
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -176,6 +178,41 @@ def test_nul_range_and_overflow_are_4xx_and_the_connection_survives(
         got = c.request(method, path, **kwargs)  # type: ignore[arg-type]
         assert 400 <= got.status_code < 500, got.text
         assert c.get("/api/v1/whoami").status_code == 200  # the same connection still answers
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul(center: Center) -> None:
+    """The edge's NUL check refused the six characters \\u0000 too (a JSON string holding an
+    escaped backslash, then u0000: a Windows path or a regex), in one chunk or split in two."""
+    text = "C:\\u0000\\data \\\\\\u0000"  # backslash-u0000, then three backslashes-u0000
+    body = json.dumps({"matchers": ["case=x"], "ends": "2099-01-01T00:00:00Z", "comment": text})
+    assert body.count("\\\\u0000") == 2  # every backslash before u0000 is escaped in the JSON
+    real = body.replace("C:\\\\u0000", "C:\\u0000", 1)  # an unescaped backslash: a real NUL
+    with center.client() as c:
+        got = c.post("/api/v1/silences", content=body, headers={"Content-Type": "application/json"})
+        assert got.status_code == 201, got.text
+        assert c.get(f"/api/v1/silences/{got.json()['id']}").json()["comment"] == text
+        refused = c.post("/api/v1/silences", content=real, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422
+        assert "NUL" in refused.text
+        assert c.get("/api/v1/whoami").status_code == 200
+    at = body.index("u0000")
+    for cut in (at - 2, at - 1, at, at + 3):  # between the backslashes, before and inside u0000
+        assert asyncio.run(_post_in_two(center, body, cut)) == 201
+        assert asyncio.run(_post_in_two(center, real, cut - 1)) == 422
+
+
+async def _post_in_two(center: Center, body: str, at: int) -> int:
+    """A silence whose body arrives in two chunks, cut at byte ``at``."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body.encode()[:at]
+        yield body.encode()[at:]
+
+    async with httpx.AsyncClient(base_url=center.url, headers=AUTH, timeout=30) as client:
+        headers = {"Content-Type": "application/json"}
+        got = await client.post("/api/v1/silences", content=chunks(), headers=headers)
+        assert got.status_code in (201, 422), got.text
+        return got.status_code
 
 
 def test_slow_requests_are_cut_off(center: Center) -> None:

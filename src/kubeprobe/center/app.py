@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -80,10 +81,10 @@ class NulRefusal:
     No text the center keeps may hold one: PostgreSQL cannot store it (a 500 that reset the
     keep-alive connection), and logs, pages and chat messages must never carry it. In JSON a NUL
     can only be written as the escape ``\\u0000``; the body is scanned as it streams in, before the
-    route parses it, so every text field of every route is covered at the edge.
+    route parses it, so every text field of every route is covered at the edge. An escaped
+    backslash followed by ``u0000`` (the six characters ``\\u0000`` of a Windows path or a regex)
+    is no NUL and passes: see :func:`nul_escape`.
     """
-
-    ESCAPE = b"\\u0000"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,12 +105,11 @@ class NulRefusal:
             if rejected:
                 return {"type": "http.disconnect"}
             message = await receive()
-            chunk = tail + message.get("body", b"")
-            if self.ESCAPE in chunk or b"\x00" in chunk:
+            found, tail = nul_escape(tail + message.get("body", b""))
+            if found:
                 rejected = True
                 await _refuse_nul(send, "body")
                 return {"type": "http.disconnect"}
-            tail = chunk[-(len(self.ESCAPE) - 1) :]
             return message
 
         async def guarded(message: Message) -> None:
@@ -121,6 +121,28 @@ class NulRefusal:
         except Exception:
             if not rejected:
                 raise
+
+
+#: A JSON escape of NUL: ``\\u0000`` whose backslash is not itself escaped (an even run before it).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_OPEN_ENDS = (b"u000", b"u00", b"u0", b"u", b"")
+
+
+def nul_escape(data: bytes) -> tuple[bool, bytes]:
+    """Whether ``data`` (a JSON body, or a chunk of one after the last call's tail) holds a NUL,
+    raw or escaped; and the tail to put before the next chunk.
+
+    The tail keeps an escape split between chunks whole (backslashes, then a start of ``u0000``),
+    with the run of backslashes cut to its parity (one or two), so a long run never grows it.
+    """
+    if b"\x00" in data or _NUL_ESCAPE.search(data):
+        return True, b""
+    for end in _OPEN_ENDS:
+        stem = data[: len(data) - len(end)]
+        if data.endswith(end) and stem.endswith(b"\\"):
+            run = len(stem) - len(stem.rstrip(b"\\"))
+            return False, b"\\" * (2 - run % 2) + end
+    return False, b""
 
 
 async def _refuse_nul(send: Send, field: str) -> None:
