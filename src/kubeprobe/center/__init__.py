@@ -12,7 +12,8 @@ center/
                   bindings, tokens, runs, resident, triggers, gates, fleet, analysis, alerting, silences
   triggers/       pure: cron and interval spreading, CloudEvents, spec changes, binding → targets
   services/       long-running loops, no SQL: scheduler, watches, dispatcher, analysis, alerting
-                  (incidents and notifications), maintenance, metrics; workers.py starts them
+                  (incidents and notifications), maintenance, metrics, leases (HA: cluster owners,
+                  the singletons' leader); workers.py starts them
   store/          every SQL statement: tables/ by area, migrations/, one module per concern
                   (runs, pending, dispatching, gates, silences, routing, incident_log, ...)
   api/            routes only, one module per resource family

@@ -26,6 +26,7 @@ from kubeprobe.center.errors import ConflictError
 from kubeprobe.center.schemas.catalog import TemplateIn
 from kubeprobe.center.schemas.tokens import TokenIn
 from kubeprobe.center.services.builtin import builtin_templates, register_builtin
+from kubeprobe.center.services.leases import LeaseKeeper
 from kubeprobe.center.services.maintenance import maintain_forever
 from kubeprobe.center.services.workers import background_workers
 from kubeprobe.center.settings import CenterSettings
@@ -161,6 +162,44 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _start_workers(
+    app: FastAPI,
+    workers: contextlib.AsyncExitStack,
+    store: Store,
+    settings: CenterSettings,
+    *,
+    maintenance: bool,
+) -> None:
+    """The lease keeper (SQLite: refuses a second live replica) and the dispatching services."""
+    app.state.leases = keeper = LeaseKeeper(store, settings.ha)
+    await keeper.start()
+    keeping = asyncio.create_task(keeper.run_forever(), name="leases")
+    workers.push_async_callback(keeper.close)
+    workers.push_async_callback(_cancelled, keeping)
+    started = await workers.enter_async_context(
+        background_workers(
+            store,
+            app.state.box,
+            dispatch=settings.dispatching,
+            analysis=settings.analysis,
+            links=settings.links,
+            staleness=settings.staleness,
+            remedy=settings.remedy,
+            keeper=keeper,
+            retention=settings.retention if maintenance else None,
+        )
+    )
+    app.state.self_healing = started.healing
+    app.state.dispatch_wake = started.dispatcher.wake
+    app.state.watches = started.watches
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def bootstrap_admin(store: Store, settings: CenterSettings) -> Path | None:
     """On an empty token table, make the admin token; write it to data_dir/admin-token unless given."""
     async with store.transaction() as session:
@@ -225,23 +264,12 @@ def create_app(
         if path:
             log.warning("first start: the admin token is in %s", path)
         await register_builtin(the_store, builtin_templates() if builtin is None else builtin)
-        task = asyncio.create_task(maintain_forever(the_store, settings.retention)) if maintenance else None
+        # a dispatching center runs maintenance on the HA leader only (see services.workers)
+        lone = maintenance and not dispatch
+        task = asyncio.create_task(maintain_forever(the_store, settings.retention)) if lone else None
         workers = contextlib.AsyncExitStack()
         if dispatch:
-            started = await workers.enter_async_context(
-                background_workers(
-                    the_store,
-                    app.state.box,
-                    dispatch=settings.dispatching,
-                    analysis=settings.analysis,
-                    links=settings.links,
-                    staleness=settings.staleness,
-                    remedy=settings.remedy,
-                )
-            )
-            app.state.self_healing = started.healing
-            app.state.dispatch_wake = started.dispatcher.wake
-            app.state.watches = started.watches
+            await _start_workers(app, workers, the_store, settings, maintenance=maintenance)
         try:
             yield
         finally:

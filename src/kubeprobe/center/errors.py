@@ -8,7 +8,8 @@ CenterError
 ├── PermissionDeniedError  403  a token whose role or run does not allow this
 ├── GoneError              410  a report after its run's deadline
 ├── PayloadTooLargeError   413
-└── StoreUnavailableError  503  the database is down or locked; nothing was written
+├── StoreUnavailableError  503  the database is down or locked; nothing was written
+└── SingleReplicaStoreError     a second center replica started on a SQLite file (at start only)
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class PayloadTooLargeError(CenterError):
 
 class StoreUnavailableError(CenterError):
     status = 503
+
+
+class SingleReplicaStoreError(CenterError):
+    """SQLite is a single-replica store: a second replica on the same file refuses to start."""

@@ -11,6 +11,7 @@ passed down; nothing below the CLI and the app reads the environment.
   dispatcher, how, and how many runs at once.
 - ``retention`` (:class:`RetentionSettings`): how long raw runs and rollups are kept, how often.
 - ``analysis`` (:class:`AnalysisSettings`, ``KUBEPROBE_ANALYSIS_<FIELD>``): the analysis worker.
+- ``ha`` (:class:`HaSettings`, ``KUBEPROBE_HA_<FIELD>``): leases of several replicas on PostgreSQL.
 - ``links`` (:class:`Links`): URLs to the dashboard's pages, for notifications (from public_url).
 - ``remedy`` (:class:`RemedySettings`, ``KUBEPROBE_REMEDY_<FIELD>``): policies, freezes of self-healing.
 - ``chatops`` (:class:`ChatOpsCenterSettings`, ``KUBEPROBE_CHATOPS_<FIELD>``): which API tokens (the
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +77,34 @@ class StalenessSettings(BaseModel):
         default=2.0, gt=0, description="Silent for more than this many intervals: stale."
     )
     poll_seconds: float = Field(default=5.0, gt=0, description="How often the watches are checked.")
+
+
+class HaSettings(BaseModel):
+    """ha: several replicas on one PostgreSQL (``KUBEPROBE_HA_<FIELD>``). Each replica renews its
+    leases every ``renew_seconds``; one that misses them for ``lease_seconds`` is taken for dead, its
+    clusters, runs in flight and singletons move to the others. SQLite is a single-replica store: a
+    second replica on the same file refuses to start."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lease_seconds: float = Field(
+        default=15.0, gt=0, le=600, description="A replica silent this long loses its leases."
+    )
+    renew_seconds: float = Field(default=5.0, gt=0, le=200, description="How often leases are renewed.")
+    replica: str | None = Field(
+        default=None,
+        max_length=100,
+        description="This replica's name (e.g. the pod name); default: host-pid-random, new each start.",
+    )
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> HaSettings:
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                f"ha: renew_seconds ({self.renew_seconds:g}) must be at most half of lease_seconds "
+                f"({self.lease_seconds:g}), or a replica loses its leases between two renewals"
+            )
+        return self
 
 
 class ChatOpsCenterSettings(BaseModel):
@@ -250,6 +279,7 @@ class CenterSettings(BaseSettings):
     # -- analysis ---------------------------------------------------------------------------------
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     staleness: StalenessSettings = Field(default_factory=StalenessSettings)
+    ha: HaSettings = Field(default_factory=HaSettings)
     chatops: ChatOpsCenterSettings = Field(default_factory=ChatOpsCenterSettings)
     remedy: RemedySettings = Field(default_factory=RemedySettings)
 

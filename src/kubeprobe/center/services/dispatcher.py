@@ -7,6 +7,13 @@ When the runner returns, a run the case already reported keeps its result (logs 
 added); otherwise the runner's view ends it: ``timed_out``, ``error`` with the reason (an exit
 without a report is an error too: KubeProbe could not get a result, the cluster was not proven
 broken).
+
+In an HA center (a :class:`~kubeprobe.center.services.leases.LeaseKeeper` given), the dispatcher
+claims only runs of the clusters this replica holds (fenced in SQL), records itself as each run's
+owner, reconciles at start only its own runs, adopts after every lease round the runs in flight
+that a dead replica left on its clusters, and abandons its runs in flight the moment its leases
+are lost (a local run's process is killed, a pod run is left to its new owner, and no end is
+written from here: the new owner decides).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.store import dispatching
@@ -32,6 +39,17 @@ from kubeprobe.runners.pod import PodRunner, sweep
 
 log = logging.getLogger(__name__)
 FINISH_BATCH = 500
+
+
+class Ownership(Protocol):
+    """What the dispatcher needs of a lease keeper."""
+
+    replica: str
+    clusters: frozenset[int]
+
+    def on_lost(self, callback: Any) -> None: ...
+
+    def on_round(self, callback: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,7 @@ class Dispatcher:
         max_in_flight: int = 16,
         runner_mode: str = "auto",
         sweep_seconds: float = 300.0,
+        ownership: Ownership | None = None,
     ) -> None:
         """``runner_mode``: ``auto`` runs image cases as pods and the rest locally; ``local`` runs
         every case here (an image case's command as a local process: how the sandbox demo and the
@@ -74,6 +93,38 @@ class Dispatcher:
         self._ends: asyncio.Queue[tuple[str, RunEnd]] = asyncio.Queue()
         self._finisher: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
+        self.ownership = ownership
+        self.adopted = 0
+        self._abandoned: set[asyncio.Task[None]] = set()
+        if ownership is not None:
+            ownership.on_lost(self.abandon)
+            ownership.on_round(self.adopt_orphans)
+
+    @property
+    def owner(self) -> str | None:
+        """The replica runs are claimed for (None: no leases, any pending run is claimed)."""
+        return self.ownership.replica if self.ownership is not None else None
+
+    def abandon(self) -> None:
+        """The leases are lost: stop every run in flight here without writing its end."""
+        for task in list(self._tasks):
+            self._abandoned.add(task)
+            task.cancel()
+        if self._tasks:
+            log.warning(
+                "abandoned %d runs in flight: their clusters' new owners adopt them", len(self._tasks)
+            )
+
+    async def adopt_orphans(self) -> int:
+        """Take over the runs in flight that dead replicas left on this replica's clusters."""
+        if self.owner is None:
+            return 0
+        rows = await dispatching.adopt_orphans(self.store, self.owner)
+        if rows:
+            log.warning("adopting %d runs in flight left by a dead replica", len(rows))
+            await self._reconcile([self._claimed(row, token) for row, token in rows], "its replica died")
+            self.adopted += len(rows)
+        return len(rows)
 
     async def run_forever(self) -> None:
         try:
@@ -135,9 +186,13 @@ class Dispatcher:
         past its deadline, else ``error`` (a local run's process died with the old center; a pod
         run's pod is gone or its cluster cannot be asked). Returns how many runs were ended.
         """
+        rows = await dispatching.in_flight(self.store, self.owner)
+        return await self._reconcile(
+            [self._claimed(row, token) for row, token in rows], "the center restarted"
+        )
+
+    async def _reconcile(self, found: list[Claimed], why: str) -> int:
         now = utcnow()
-        rows = await dispatching.in_flight(self.store)
-        found = [self._claimed(row, token) for row, token in rows]
         ended: list[tuple[str, RunEnd]] = []
         for claimed in found:
             req = claimed.request
@@ -147,7 +202,7 @@ class Dispatcher:
                 ended.append(
                     (
                         req.run_id,
-                        RunEnd("timed_out", "the center restarted and the run's deadline had passed"),
+                        RunEnd("timed_out", f"{why} and the run's deadline had passed"),
                     )
                 )
                 continue
@@ -157,7 +212,7 @@ class Dispatcher:
                         req.run_id,
                         RunEnd(
                             "error",
-                            "the center restarted while this run was in flight; no result was received",
+                            f"{why} while this run was in flight; no result was received",
                         ),
                     )
                 )
@@ -165,18 +220,19 @@ class Dispatcher:
             try:
                 alive = await self.pod.has_pod(req)
             except RunnerError as exc:
-                reason = f"the center restarted and could not look for the run's pod: {exc}"
+                reason = f"{why} and the center could not look for the run's pod: {exc}"
                 ended.append((req.run_id, RunEnd("error", reason)))
                 continue
             if not alive:
-                reason = "the center restarted and the run's pod no longer exists"
+                reason = f"{why} and the run's pod no longer exists"
                 ended.append((req.run_id, RunEnd("error", reason)))
                 continue
             log.info(
-                "run %s case %s cluster %s: adopted its pod after a restart",
+                "run %s case %s cluster %s: adopted its pod (%s)",
                 req.run_id,
                 req.case.name,
                 req.cluster,
+                why,
             )
             task = asyncio.create_task(self.execute(Claimed(req, "adopt")))
             self._tasks.add(task)
@@ -184,13 +240,16 @@ class Dispatcher:
         for run_id, end in ended:
             await self.finish(run_id, end)
         if ended:
-            log.warning("reconciled %d in-flight runs after a restart", len(ended))
+            log.warning("ended %d in-flight runs (%s)", len(ended), why)
         return len(ended)
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Take up to ``limit`` pending runs, oldest first (see :func:`dispatching.claim`)."""
+        if self.ownership is not None and not self.ownership.clusters:
+            return []
         return [
-            self._claimed(row, token) for row, token in await dispatching.claim_pending(self.store, limit)
+            self._claimed(row, token)
+            for row, token in await dispatching.claim_pending(self.store, limit, self.owner)
         ]
 
     @property
@@ -256,6 +315,10 @@ class Dispatcher:
         except RunnerError as exc:
             end = RunEnd("error", str(exc))
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current in self._abandoned:  # leases lost: the new owner decides
+                self._abandoned.discard(current)
+                raise
             if claimed.runner == "local":  # its process dies with this center
                 await asyncio.shield(self.finish(req.run_id, RunEnd("cancelled", "the center stopped")))
             # A pod keeps running without us: the next center adopts it (see reconcile).
@@ -298,5 +361,5 @@ class Dispatcher:
     async def finish_many(self, ends: list[tuple[str, RunEnd]]) -> None:
         """End runs from the runner's view (one transaction); a run the case already reported keeps
         its result and gets only the runner's logs and events."""
-        for run_id, state_name, reason in await dispatching.finish_runs(self.store, ends):
+        for run_id, state_name, reason in await dispatching.finish_runs(self.store, ends, self.owner):
             log.info("run %s ended as %s: %s", run_id, state_name, reason)

@@ -6,6 +6,12 @@ and a run's id is derived from (target, firing). Replicas that share a database 
 the same runs and the primary key lets exactly one of them create each: no leader is needed.
 The runs are created by :mod:`kubeprobe.center.store.pending` under the binding's concurrency
 policy.
+
+In an HA center only the targets of the clusters this replica's leases hold are fired (the slots
+are still spread over every target of the fleet, so every replica computes the same firings); a
+change of ownership reloads at once, and a cluster taken over from a dead replica has the firings
+due since that replica's last lease renewal started late (their ids are the same, so the ones the
+dead replica created already are skipped): a takeover delays firings, it does not drop them.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ class Claimer(Protocol):
     @property
     def room(self) -> int: ...
 
+    @property
+    def owner(self) -> str | None: ...
+
     def launch_claimed(self, rows: Sequence[ClaimRow]) -> None: ...
 
 
@@ -50,11 +59,24 @@ async def start_firings(
     created are skipped). With a ``dispatcher``, the new runs are claimed in the same transaction
     and launched after it."""
     created, claimed = await pending.start_firings(
-        store, firings, claim=dispatcher.room if dispatcher is not None else 0
+        store,
+        firings,
+        claim=dispatcher.room if dispatcher is not None else 0,
+        owner=dispatcher.owner if dispatcher is not None else None,
     )
     if dispatcher is not None and claimed:
         dispatcher.launch_claimed(claimed)
     return created
+
+
+class Ownership(Protocol):
+    """What the scheduler needs of a lease keeper."""
+
+    clusters: frozenset[int]
+
+    async def wait_change(self, timeout: float | None = None) -> bool: ...
+
+    def take_catch_up(self) -> dict[int, dt.datetime]: ...
 
 
 class Scheduler:
@@ -68,12 +90,14 @@ class Scheduler:
         on_run: asyncio.Event | None = None,
         dispatcher: Claimer | None = None,
         paused: PauseCheck | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         """``dispatcher``: claim and launch each firing's runs in the transaction that creates
         them (else they wait, pending, for the dispatcher's next claim; ``on_run`` wakes it).
         ``paused``: which (cluster id, case id) pairs a maintenance window pauses; their periodic
         firings are skipped (counted in ``skipped_paused``), events and manual runs still go."""
         self.store = store
+        self.ownership = ownership
         self.paused = paused
         self.skipped_paused = 0
         self.dispatcher = dispatcher
@@ -110,18 +134,26 @@ class Scheduler:
         self.skipped_paused += len(due) - len(kept)
         return kept
 
-    def plan(self, targets: Iterable[Target], now: float) -> list[tuple[float, str, Target]]:
+    def plan(
+        self, targets: Iterable[Target], now: float, catch_up: dict[int, float] | None = None
+    ) -> list[tuple[float, str, Target]]:
+        """The next firing of each target this replica fires (all without leases), from ``now``
+        or, for a cluster in ``catch_up``, from when its firings may have stopped."""
         by_interval: dict[float, list[str]] = {}
         items = list(targets)
         for t in items:
             if t.interval and not t.cron:
                 by_interval.setdefault(t.interval, []).append(t.key)
         slots = spread.plan(by_interval)
+        if self.ownership is not None:
+            owned = self.ownership.clusters
+            items = [t for t in items if t.cluster_id in owned]
+        catch_up = catch_up or {}
         heap = []
         problems: dict[str, str] = {}
         for t in items:  # one binding that cannot be planned never stops the others
             try:
-                heap.append((self._next(t, slots, now), t.key, t))
+                heap.append((self._next(t, slots, min(now, catch_up.get(t.cluster_id, now))), t.key, t))
             except (cron.CronError, KeyError, ValueError, OverflowError) as exc:
                 problems[t.key] = str(exc)
         for key in problems.keys() - self.problems.keys():
@@ -139,7 +171,12 @@ class Scheduler:
                 # Plan from when the bindings are loaded, not from before: loading 1,000 takes a
                 # few hundred ms, and planning from earlier made every start due in that time fire
                 # in one clump.
-                heap = self.plan(targets, dt.datetime.now(dt.UTC).timestamp())
+                catch_up = self.ownership.take_catch_up() if self.ownership is not None else {}
+                heap = self.plan(
+                    targets,
+                    dt.datetime.now(dt.UTC).timestamp(),
+                    {c: t.timestamp() for c, t in catch_up.items()},
+                )
             except Exception:  # the database may be away: keep the loop alive, retry
                 log.exception("loading bindings failed; retrying")
                 await asyncio.sleep(min(self.refresh_seconds, 5.0))
@@ -149,7 +186,8 @@ class Scheduler:
                 when, key, target = heap[0]
                 delay = when - dt.datetime.now(dt.UTC).timestamp()
                 if delay > 0:
-                    await asyncio.sleep(min(delay, refresh_at - loop.time()))
+                    if await self._pause(min(delay, refresh_at - loop.time())):
+                        break  # what this replica owns changed: plan again
                     continue
                 due: list[tuple[str, Target]] = []
                 now_ts = dt.datetime.now(dt.UTC).timestamp()
@@ -171,4 +209,11 @@ class Scheduler:
                     if self.on_run:
                         self.on_run.set()
             if not heap:
-                await asyncio.sleep(max(0.0, refresh_at - loop.time()))
+                await self._pause(max(0.0, refresh_at - loop.time()))
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, or less when this replica's clusters change; whether they did."""
+        if self.ownership is None:
+            await asyncio.sleep(seconds)
+            return False
+        return await self.ownership.wait_change(seconds)

@@ -12,6 +12,9 @@ with back-off by its :class:`SpecWatcher`; :meth:`WatchManager.status` says how 
 A :class:`SpecWatcher` resumes from its resourceVersion; on 410 Gone it relists and reports what
 differs from what it knew (so a change made while the watch was away is not lost). What counts as a
 spec change is :mod:`kubeprobe.center.triggers.specs`'s.
+
+In an HA center (``ownership`` given) only the clusters this replica's leases hold are watched, and
+a change of ownership refreshes at once (the new owner relists, so what changed meanwhile is seen).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.store import clusters
@@ -42,6 +45,14 @@ MAX_CHANGES_IN_DETAILS = 20
 
 
 OnChange = Callable[[SpecChange], Awaitable[None]]
+
+
+class Ownership(Protocol):
+    """What the watch manager needs of a lease keeper."""
+
+    clusters: frozenset[int]
+
+    async def wait_change(self, timeout: float | None = None) -> bool: ...
 
 
 class SpecWatcher:
@@ -174,9 +185,11 @@ class WatchManager:
         retry_seconds: float = 1.0,
         max_retry_seconds: float = 60.0,
         on_run: asyncio.Event | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.store = store
         self.box = box
+        self.ownership = ownership
         self.refresh_seconds = refresh_seconds
         self.coalesce_seconds = coalesce_seconds
         self.retry_seconds = retry_seconds
@@ -197,14 +210,20 @@ class WatchManager:
                     await self.refresh()
                 except Exception:  # the database may be away: keep what runs, retry
                     log.exception("loading watched bindings failed; retrying")
-                await asyncio.sleep(self.refresh_seconds)
+                if self.ownership is None:
+                    await asyncio.sleep(self.refresh_seconds)
+                else:
+                    await self.ownership.wait_change(self.refresh_seconds)
         finally:
             await self.stop()
 
     async def refresh(self) -> None:
         """Bring the running watches in line with the bindings."""
         wanted: dict[WatchKey, list[Target]] = {}
+        owned = self.ownership.clusters if self.ownership is not None else None
         for target in await expand(self.store, periodic=False):
+            if owned is not None and target.cluster_id not in owned:
+                continue
             for watch in target.watches:
                 wanted.setdefault(WatchKey(target.cluster_id, watch), []).append(target)
         cluster_ids = {k.cluster_id for k in wanted}

@@ -5,10 +5,16 @@ Claiming is a conditional update (``pending → dispatched`` only if still pendi
 center replicas sharing one database never execute a run twice. At dispatch the run gets a fresh
 report token (only its hash is stored). A run the case already reported keeps its result when the
 runner ends it (the runner's logs and events are added to its details).
+
+With an ``owner`` (a replica of an HA center, see :mod:`kubeprobe.center.store.leases`), a claim
+takes only runs of clusters whose lease that replica holds now (checked in the same statement: a
+replica whose lease lapsed claims nothing) and records the replica in ``runs.owner``; only the
+owner records a run's end, and a run whose owner died is adopted by its cluster's new owner.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,11 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kubeprobe.center.auth import REPORT_PREFIX, hash_token, new_token
 from kubeprobe.center.store.common import aware, utcnow
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.leases import live_replicas, owned_clusters
 from kubeprobe.center.store.status import update_status
 from kubeprobe.center.store.tables import Case, CaseTemplate, Cluster, Run, table_of
 from kubeprobe.model import RunState
 from kubeprobe.model.runs import IN_FLIGHT_STATES, state_values
 from kubeprobe.runners.base import RunEnd
+
+log = logging.getLogger(__name__)
 
 #: What a run request needs, read as plain columns (no ORM objects on the hot path).
 CLAIM_COLUMNS = (
@@ -55,56 +64,95 @@ def _with_parents() -> Any:
     )
 
 
-async def in_flight(store: Store) -> list[ClaimRow]:
-    """Runs left ``dispatched`` or ``running`` (by a center that stopped), with what a request needs."""
+IN_FLIGHT = state_values(IN_FLIGHT_STATES)
+
+
+async def in_flight(store: Store, owner: str | None = None) -> list[ClaimRow]:
+    """Runs left ``dispatched`` or ``running`` (by a center that stopped), with what a request
+    needs; with ``owner``, only that replica's."""
+    query = _with_parents().where(Run.state.in_(IN_FLIGHT))
+    if owner is not None:
+        query = query.where(Run.owner == owner)
     async with store.transaction() as session:
-        rows = (
-            await session.execute(_with_parents().where(Run.state.in_(state_values(IN_FLIGHT_STATES))))
-        ).all()
+        rows = (await session.execute(query)).all()
     return [(row, "") for row in rows]
 
 
-async def claim_pending(store: Store, limit: int) -> list[ClaimRow]:
-    """Take up to ``limit`` pending runs, oldest first."""
+async def adopt_orphans(store: Store, owner: str) -> list[ClaimRow]:
+    """Runs in flight on clusters ``owner`` holds whose owning replica is dead (no live replica
+    lease, or none recorded): made ``owner``'s in one conditional UPDATE, then read with what a
+    request needs. Another replica adopting at the same time gets none of the same runs."""
+    async with store.transaction() as session:
+        runs = table_of(Run)
+        adopted = (
+            await session.execute(
+                update(runs)
+                .where(
+                    runs.c.state.in_(IN_FLIGHT),
+                    runs.c.cluster_id.in_(owned_clusters(session, owner)),
+                    runs.c.owner.is_(None) | runs.c.owner.not_in(live_replicas(session)),
+                )
+                .values(owner=owner)
+                .returning(runs.c.id)
+            )
+        ).scalars()
+        ids = list(adopted)
+        if not ids:
+            return []
+        rows = (await session.execute(_with_parents().where(Run.id.in_(ids)))).all()
+    return [(row, "") for row in rows]
+
+
+async def claim_pending(store: Store, limit: int, owner: str | None = None) -> list[ClaimRow]:
+    """Take up to ``limit`` pending runs, oldest first (with ``owner``: of its clusters)."""
     if limit <= 0:
         return []
     async with store.transaction() as session:
-        return await claim(session, None, limit)
+        return await claim(session, None, limit, owner=owner)
 
 
-async def claim(session: AsyncSession, run_ids: Sequence[str] | None, limit: int) -> list[ClaimRow]:
+async def claim(
+    session: AsyncSession, run_ids: Sequence[str] | None, limit: int, *, owner: str | None = None
+) -> list[ClaimRow]:
     """In an open transaction: one read and one conditional bulk update (``pending → dispatched``
     only where still pending, each run with a fresh token hash); the rows it returns are ours,
-    whatever another replica took meanwhile. ``run_ids``: only these runs (else any pending)."""
+    whatever another replica took meanwhile. ``run_ids``: only these runs (else any pending).
+    ``owner``: only runs of the clusters whose lease it holds, and it becomes their owner."""
     query = _with_parents().where(Run.state == str(RunState.PENDING))
     if run_ids is not None:
         query = query.where(Run.id.in_(list(run_ids)))
+    if owner is not None:
+        query = query.where(Run.cluster_id.in_(owned_clusters(session, owner)))
     rows = (await session.execute(query.order_by(Run.created).limit(limit))).all()
     if not rows:
         return []
     tokens = {row.run_id: new_token(REPORT_PREFIX) for row in rows}
     hashes = {run_id: hash_token(token) for run_id, token in tokens.items()}
     runs = table_of(Run)  # Core, not the ORM's bulk path: a few times cheaper per statement
+    fenced = update(runs).where(runs.c.id.in_(list(tokens)), runs.c.state == str(RunState.PENDING))
+    if owner is not None:  # checked again as it is written: the lease may have lapsed since the read
+        fenced = fenced.where(runs.c.cluster_id.in_(owned_clusters(session, owner)))
     won = (
         await session.execute(
-            update(runs)
-            .where(runs.c.id.in_(list(tokens)), runs.c.state == str(RunState.PENDING))
-            .values(
+            fenced.values(
                 state=str(RunState.DISPATCHED),
                 started=utcnow(),
                 report_token_hash=case(hashes, value=runs.c.id),
-            )
-            .returning(runs.c.id)
+                owner=owner,
+            ).returning(runs.c.id)
         )
     ).scalars()
     ours = set(won)
     return [(row, tokens[row.run_id]) for row in rows if row.run_id in ours]
 
 
-async def finish_runs(store: Store, ends: Sequence[tuple[str, RunEnd]]) -> list[tuple[str, str, str]]:
+async def finish_runs(
+    store: Store, ends: Sequence[tuple[str, RunEnd]], owner: str | None = None
+) -> list[tuple[str, str, str]]:
     """End runs from the runner's view (one transaction); a run the case already reported keeps
-    its result and gets only the runner's logs and events. Returns (run id, state, reason) of the
-    runs this ended."""
+    its result and gets only the runner's logs and events. With ``owner``, a run another replica
+    owns now (it adopted it when this one was taken for dead) is left alone and logged. Returns
+    (run id, state, reason) of the runs this ended."""
     now = utcnow()
     by_id = dict(ends)
     ended: list[tuple[str, str, str]] = []
@@ -121,6 +169,11 @@ async def finish_runs(store: Store, ends: Sequence[tuple[str, RunEnd]]) -> list[
         status = []
         for run in runs:
             end = by_id[run.id]
+            if owner is not None and run.owner != owner:
+                log.warning(
+                    "run %s belongs to replica %s now; this replica's end is dropped", run.id, run.owner
+                )
+                continue
             details: dict[str, Any] = dict(run.details or {})
             details["runner"] = {
                 "end": end.state,

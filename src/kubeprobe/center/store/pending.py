@@ -177,12 +177,13 @@ async def start_runs(
 
 
 async def start_firings(
-    store: Store, firings: Sequence[tuple[str, Target]], *, claim: int = 0
+    store: Store, firings: Sequence[tuple[str, Target]], *, claim: int = 0, owner: str | None = None
 ) -> tuple[list[str], list[dispatching.ClaimRow]]:
     """Scheduled firings ``(run id, target)`` in one transaction; ids another replica already
     created are skipped (insert ... on conflict do nothing). With ``claim`` > 0, up to that many of
     the new runs are claimed for dispatch in the same transaction (creating and claiming a scheduled
-    run then costs one transaction and no wake-up). Returns the created run ids and the claims."""
+    run then costs one transaction and no wake-up; ``owner``: claimed as that replica's, fenced by
+    its cluster leases). Returns the created run ids and the claims."""
     claimed: list[dispatching.ClaimRow] = []
     try:
         async with store.transaction() as session:
@@ -195,7 +196,7 @@ async def start_firings(
             )
             new = [run_id for run_id in created if run_id]
             if claim > 0 and new:
-                claimed = await dispatching.claim(session, new[:claim], claim)
+                claimed = await dispatching.claim(session, new[:claim], claim, owner=owner)
         return [run_id for run_id in created if run_id], claimed
     except ConflictError:
         started = [await start_run(store, t, Trigger.SCHEDULE, run_id=run_id) for run_id, t in firings]

@@ -10,6 +10,7 @@ migrations/versions must match these (a test checks it).
 - alerting: incidents and their signals, silences, receivers, routes, deliveries
 - resident: resident probes' reports
 - remedy: the defender's shared state (compare-and-set) and its append-only audit
+- ha: leases (replica liveness, cluster owners, the singletons' leader)
 
 Runs carry what running cases needs: a deadline, the hash of a report token valid for that run
 only, and `reported_at` so that a second report changes nothing. `case_status` holds the latest
@@ -38,6 +39,7 @@ from kubeprobe.center.store.tables.catalog import (
     Suite,
     SuiteCase,
 )
+from kubeprobe.center.store.tables.ha import Lease
 from kubeprobe.center.store.tables.remedy import DefenderStateRow, RemediationRow, RemedyAuditRow
 from kubeprobe.center.store.tables.resident import ResidentReport
 from kubeprobe.center.store.tables.rollups import CenterState, DailyRollup, LatencyBuckets, Rollup
@@ -62,6 +64,7 @@ __all__ = [
     "IncidentRow",
     "IncidentSignal",
     "LatencyBuckets",
+    "Lease",
     "RcaFeedback",
     "ReceiverRow",
     "RemediationRow",

@@ -64,6 +64,8 @@ class Run(Base):
     root_cause: Mapped[str | None] = mapped_column(String(64))
     report_token_hash: Mapped[str | None] = mapped_column(String(64))
     reported_at: Mapped[dt.datetime | None]
+    #: The replica that dispatched the run (or adopted it from a dead one); only it records the end.
+    owner: Mapped[str | None] = mapped_column(String(128))
 
 
 class RunFinding(Base):
