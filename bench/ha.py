@@ -1,0 +1,239 @@
+"""HA center: takeover after kill -9, runs lost or executed twice, scheduling lag, throughput.
+
+    .venv/bin/python -m bench.ha [--replicas 3] [--clusters 6] [--cases 5] [--kills 2]
+                                 [--interval 10] [--lease 15] [--renew 5] [--db URL]
+
+Replicas are real ``kubeprobe server`` processes on one PostgreSQL (default: scripts/postgres,
+a fresh database), with the production lease settings unless told otherwise. Every case of the
+fleet (``--cases`` per cluster, each bound at ``--interval``) is the ledger case of
+``tests/center/replicas.py``: it appends its run id to a ledger when it starts, sleeps 1 s and
+reports success, so a run executed twice shows in the ledger. The clusters' API servers are never
+asked (the case does not talk to them): what is measured is the center.
+
+Each kill: wait until every replica holds clusters, kill -9 one (the leader first, so the
+singletons move too), time until all of its clusters are held by others (``takeover``), then
+restart it under a new name and wait until it holds clusters again. At the end the bindings keep
+firing while every run created before the check must end (``runs_lost``: those that did not
+within 90 s) and the ledger is counted (``runs_executed_twice``).
+
+Scheduling lag during a takeover: for each binding of a killed replica's clusters, the longest gap
+between two consecutive runs minus the interval (``schedule_gap_max_s``). Throughput: runs
+finished per second in the minute before the first kill and after the last takeover. The machine
+is shared: the JSON keeps the 1-minute load average at start and end (``uptime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from tests.center.replicas import Replica, executions, seed_fleet, start_replica
+
+from bench.common import write_result
+from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.leases import leases
+from kubeprobe.center.store.tables import Run
+from kubeprobe.model import RunState
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _server(base: str | None) -> str:
+    return (
+        base
+        or subprocess.run(
+            ["bash", str(ROOT / "scripts" / "postgres")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
+
+
+async def _database(url: str) -> str:
+    u = make_url(url)
+    name = f"bench_ha_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+async def _holders(store: Store) -> tuple[dict[int, str], str | None]:
+    rows = [le for le in await leases(store) if le.live]
+    clusters = {le.cluster_id: le.holder for le in rows if le.cluster_id is not None}
+    return clusters, next((le.holder for le in rows if le.name == "leader"), None)
+
+
+async def _until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := await check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout:g}s: {what}")
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def _runs(store: Store) -> list[Run]:
+    async with store.transaction() as session:
+        return list((await session.execute(select(Run))).scalars())
+
+
+def _rate(runs: list[Run], start: dt.datetime, end: dt.datetime) -> float:
+    done = [r for r in runs if r.finished and start <= r.finished < end]
+    return len(done) / max(1e-9, (end - start).total_seconds())
+
+
+def _gap_max(
+    runs: list[Run], clusters: set[int], start: dt.datetime, end: dt.datetime, every: float
+) -> float:
+    by_binding: dict[Any, list[dt.datetime]] = {}
+    for r in runs:
+        if r.cluster_id in clusters:
+            by_binding.setdefault(r.binding_id, []).append(r.created)
+    worst = 0.0
+    for created in by_binding.values():
+        created.sort()
+        for a, b in itertools.pairwise(created):
+            if b >= start and a <= end:
+                worst = max(worst, (b - a).total_seconds() - every)
+    return worst
+
+
+async def bench(args: argparse.Namespace) -> dict[str, float]:
+    db_url = await _database(args.server)
+    work = Path(tempfile.mkdtemp(prefix="bench-ha-"))
+    key = Fernet.generate_key().decode()
+    store = Store.connect(db_url)
+    await store.migrate()
+    ledger = work / "ledger"
+    live: dict[str, Replica] = {}
+
+    def start(name: str) -> None:
+        live[name] = start_replica(name, db_url, work, key, lease=args.lease, renew=args.renew)
+
+    takeovers: list[float] = []
+    gaps: list[float] = []
+    try:
+        for i in range(args.replicas):
+            start(f"r{i}")
+        await seed_fleet(
+            next(iter(live.values())).url,
+            args.clusters,
+            ledger,
+            sleep_s=1.0,
+            interval_s=args.interval,
+            cases=args.cases,
+        )
+        balanced_timeout = 3 * (args.lease + args.renew) + 30
+
+        async def balanced() -> bool:
+            holders, leader = await _holders(store)
+            return len(holders) == args.clusters and leader is not None and set(holders.values()) == set(live)
+
+        await _until(balanced, balanced_timeout, "every replica holds clusters")
+        await asyncio.sleep(min(60.0, 3 * args.interval))  # runs flow before the first kill
+        first_kill = dt.datetime.now(dt.UTC)
+        for k in range(args.kills):
+            holders, leader = await _holders(store)
+            victim = leader if k == 0 and leader in live else sorted(live)[k % len(live)]
+            had = {c for c, h in holders.items() if h == victim}
+            live.pop(victim).kill()
+            killed, killed_at = time.monotonic(), dt.datetime.now(dt.UTC)
+
+            async def moved(had: set[int] = had, victim: str = victim) -> bool:
+                holders, leader = await _holders(store)
+                return all(holders.get(c) not in (None, victim) for c in had) and leader not in (None, victim)
+
+            await _until(moved, 4 * args.lease + 30, f"the clusters of {victim} taken over")
+            takeovers.append(time.monotonic() - killed)
+            taken_at = dt.datetime.now(dt.UTC)
+            await asyncio.sleep(2 * args.interval)  # the first runs after the takeover are created
+            gaps.append(_gap_max(await _runs(store), had, killed_at, taken_at, args.interval))
+            start(f"{victim}x{k}")
+            await _until(balanced, balanced_timeout, "the restarted replica holds clusters again")
+        last_takeover = dt.datetime.now(dt.UTC)
+        await asyncio.sleep(min(60.0, 3 * args.interval))
+        cutoff = dt.datetime.now(dt.UTC)
+
+        async def settled() -> list[Run] | None:
+            runs = await _runs(store)
+            return runs if all(RunState(r.state).terminal for r in runs if r.created < cutoff) else None
+
+        try:
+            runs = await _until(settled, 90, "every run created before the check ended")
+        except TimeoutError:
+            runs = await _runs(store)
+        lost = [r for r in runs if r.created < cutoff and not RunState(r.state).terminal]
+        counts = executions(ledger)
+        window = dt.timedelta(seconds=min(60.0, 3 * args.interval))
+        return {
+            "runs_total": float(len(runs)),
+            "runs_succeeded": float(sum(r.state == "succeeded" for r in runs)),
+            "runs_adopted_ended": float(sum("its replica died" in " ".join(r.messages) for r in runs)),
+            "runs_lost": float(len(lost)),
+            "runs_executed_twice": float(sum(n > 1 for n in counts.values())),
+            "kills": float(len(takeovers)),
+            "takeover_p50_s": round(statistics.median(takeovers), 2),
+            "takeover_max_s": round(max(takeovers), 2),
+            "schedule_gap_max_s": round(max(gaps), 2),
+            "runs_per_s_before": round(_rate(runs, first_kill - window, first_kill), 3),
+            "runs_per_s_after": round(_rate(runs, last_takeover, last_takeover + window), 3),
+        }
+    finally:
+        for replica in live.values():
+            replica.stop()
+        await store.close()
+        await _drop(db_url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _drop(url: str) -> None:
+    u = make_url(url)
+    conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, database="postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--clusters", type=int, default=6)
+    parser.add_argument("--cases", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--lease", type=float, default=15.0)
+    parser.add_argument("--renew", type=float, default=5.0)
+    parser.add_argument("--db", default=None, help="PostgreSQL server URL (default: scripts/postgres)")
+    args = parser.parse_args()
+    args.server = _server(args.db)
+    load_start = os.getloadavg()[0]
+    results = asyncio.run(bench(args))
+    results |= {"load_avg_1m_start": round(load_start, 2), "load_avg_1m_end": round(os.getloadavg()[0], 2)}
+    params = {k: v for k, v in vars(args).items() if k not in ("db", "server")} | {
+        "db": "postgresql",
+        "runner": "local ledger case",
+    }
+    targets = {"takeover_max_s": ["<=", 30], "runs_lost": ["==", 0], "runs_executed_twice": ["==", 0]}
+    path = write_result("ha", params, results, targets)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
