@@ -9,9 +9,15 @@ outcome so the state holds a realistic handful of slots. Baseline in the same ru
 decisions over a `StaticClusterHealth` that counts the 10,000 nodes on every question (what the
 view's per-pool counters avoid).
 
-Not measured here: fault-to-healed time for the node case, which needs real nodes (issue 21).
+Fault to healed (``--heal-runs N --sandbox NAME``, alone: ``bench/results/remedy_heal.json``): on a
+running sandbox, a dispatching center with self-healing and an ``auto`` crash-loop policy; each run
+makes a Deployment whose pod crash-loops and times, from the fault, the failed inspection
+(detected), the proposal, the pod deleted and verified, and the incident resolved after the
+inspection passes again (`tests/remedy/test_fault_to_healed.py`'s loop). The defender's default
+rate (burst 3 per action and cluster) bounds a run to 3 heals. The node case needs real nodes.
 
     .venv/bin/python -m bench.remedy [--nodes 10000] [--decisions 2000] [--db URL]
+    .venv/bin/python -m bench.remedy --heal-runs 3 --sandbox NAME
 """
 
 from __future__ import annotations
@@ -111,7 +117,14 @@ async def main() -> None:
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--decisions", type=int, default=2_000)
     ap.add_argument("--db", default="", help="a PostgreSQL URL (an empty database) beside SQLite")
+    ap.add_argument("--heal-runs", type=int, default=0, help="only fault-to-healed, this many times")
+    ap.add_argument("--sandbox", default="", help="the running sandbox for --heal-runs")
     args = ap.parse_args()
+    if args.heal_runs:
+        from bench.remedy_heal import heal_bench
+
+        await heal_bench(args.sandbox, args.heal_runs)
+        return
     view = NodeHealthView()
     start = time.perf_counter()
     view.replace_all([node(i, i % 200 != 0) for i in range(args.nodes)])

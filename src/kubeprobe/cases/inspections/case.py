@@ -71,7 +71,10 @@ async def inspect_case(ctx: CaseContext, params: InspectionParams) -> None:
             check_ctx,
             exclusions=[Exclusion.parse(t) for t in params.exclude],
         )
-    ctx.report.findings.extend(f.to_dict() for f in report.findings)
+    # the run knows its cluster: the report's findings have no such field (the center refuses it)
+    ctx.report.findings.extend(
+        {k: v for k, v in f.to_dict().items() if k != "cluster"} for f in report.findings
+    )
     ctx.report.metrics.update(
         {"sweep_s": round(report.seconds, 3), "objects": report.objects, "findings": len(report.findings)}
     )
