@@ -64,6 +64,10 @@ def test_configure_and_read(center: dict[str, str], tmp_path: Path) -> None:
     bind = ("bind", "basic-prod", "--suite", "basic", "--group", "prod", "--every", "5m", "--jitter", "30s")
     out = run(center, *bind)
     assert "300" in out
+    shown = json.loads(run(center, "binding", "show", "basic-prod", "-o", "json"))
+    assert shown["error"] is None  # why the scheduler skips it, were it skipped
+    assert [b["name"] for b in json.loads(run(center, "binding", "list", "-o", "json"))] == ["basic-prod"]
+    assert "bas" in run(center, "binding", "list")  # a table (as wide as the terminal)
 
     clusters = json.loads(run(center, "cluster", "list", "-o", "json"))
     assert [c["name"] for c in clusters] == ["c1"]

@@ -1,4 +1,4 @@
-"""`kubeprobe cluster|group|template|case|suite ...` and `kubeprobe bind`: configuration of the center."""
+"""`kubeprobe cluster|group|template|case|suite|binding ...` and `kubeprobe bind`: the center's setup."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ template_app = typer.Typer(
 )
 case_app = typer.Typer(help="Cases: a template plus rendered parameters.", no_args_is_help=True)
 suite_app = typer.Typer(help="Suites: named sets of cases.", no_args_is_help=True)
+binding_app = typer.Typer(help="Bindings made with `kubeprobe bind`: list and show.", no_args_is_help=True)
 
 CLUSTER_COLUMNS = ("name", "labels", "server", "state", "version")
 LabelOpt = Annotated[list[str] | None, typer.Option("--label", "-l", help="k=v; repeat for several.")]
@@ -280,18 +281,33 @@ def bind(
         "concurrency": concurrency,
         "severity": severity,
     }
-    created = call("POST", "/api/v1/bindings", body=body)
-    cols = (
-        "name",
-        "case",
-        "suite",
-        "cluster",
-        "group",
-        "interval_seconds",
-        "cron",
-        "events",
-        "watch",
-        "concurrency",
-        "severity",
-    )
-    show(created, output, cols)
+    show(call("POST", "/api/v1/bindings", body=body), output, BINDING_COLUMNS)
+
+
+BINDING_COLUMNS = (
+    "name",
+    "case",
+    "suite",
+    "cluster",
+    "group",
+    "interval_seconds",
+    "cron",
+    "events",
+    "watch",
+    "concurrency",
+    "severity",
+)
+
+
+@binding_app.command("list")
+def binding_list(output: OutputOpt = Output.TABLE) -> None:
+    """All bindings; ERROR says why the scheduler skips one (empty: it is scheduled)."""
+    columns = ("name", "case", "suite", "cluster", "group", "interval_seconds", "cron", "enabled", "error")
+    show(all_pages("/api/v1/bindings", {"limit": 1000}), output, columns)
+
+
+@binding_app.command("show")
+def binding_show(name: str, output: OutputOpt = Output.TABLE) -> None:
+    """One binding; ERROR says why the scheduler skips it (a cron that no longer validates)."""
+    binding = call("GET", f"/api/v1/bindings/{name}")
+    show(binding, output, (*BINDING_COLUMNS, "timeout_seconds", "enabled", "created", "error"))

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "case": ("kubeprobe.cli.catalog", "case_app"),
     "suite": ("kubeprobe.cli.catalog", "suite_app"),
     "bind": ("kubeprobe.cli.catalog", "bind"),
+    "binding": ("kubeprobe.cli.catalog", "binding_app"),
     "runs": ("kubeprobe.cli.runs", "runs_app"),
     "token": ("kubeprobe.cli.tokens", "token_app"),
     "inspect": ("kubeprobe.cli.inspect", "inspect_command"),

@@ -1,4 +1,4 @@
-"""`kubeprobe incidents list|show|ack` and `kubeprobe silence add|list|remove` against a real center."""
+"""`kubeprobe incidents list|show|ack` and `kubeprobe silence add|list|show|remove` against a real center."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def test_incidents_and_silences(center: tuple[dict[str, str], CenterSettings], t
     assert [s["mode"] for s in listed] == ["mute", "pause"]
     assert listed[1]["cron"] == "0 2 * * 6,0"
     assert listed[1]["duration_s"] == 14400
+    assert json.loads(run(env, "silence", "show", str(listed[1]["id"]), "-o", "json"))["error"] is None
     run(env, "silence", "remove", str(listed[0]["id"]))
     assert len(json.loads(run(env, "silence", "list", "-o", "json"))) == 1
     with pytest.raises(CenterClientError, match=r"422.*matchers"):

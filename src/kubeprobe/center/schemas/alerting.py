@@ -126,6 +126,9 @@ class ReceiverOut(BaseModel):
     secret_fields: list[str]
     created: dt.datetime
     updated: dt.datetime
+    error: str | None = Field(
+        None, description="why its last delivery failed; null once one goes through or it is replaced"
+    )
 
 
 class RouteIn(Input):
@@ -149,6 +152,9 @@ class RouteOut(BaseModel):
     continue_matching: bool
     is_default: bool
     created: dt.datetime
+    error: str | None = Field(
+        None, description="why routing skips it (its matchers no longer validate); null: in use"
+    )
 
 
 class AckIn(Input):

@@ -104,3 +104,6 @@ class BindingOut(BaseModel):
     severity: str
     enabled: bool
     created: dt.datetime
+    error: str | None = Field(
+        None, description="why the scheduler skips it (cleared when it works again); null: scheduled"
+    )

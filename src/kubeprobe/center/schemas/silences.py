@@ -44,3 +44,6 @@ class SilenceOut(BaseModel):
     created_by: str
     created: dt.datetime
     active: bool = Field(description="in force right now")
+    error: str | None = Field(
+        None, description="why it is skipped (its matchers or schedule no longer validate); null: in use"
+    )

@@ -184,6 +184,7 @@ class IncidentService:
                 await incident_log.finish_delivery(
                     session, delivery_id, error=error, retry_at=retry_at, now=done
                 )
+                await routing.note_delivery(session, receiver, error[:2000] if error else None)
             sent += error is None
         return sent
 

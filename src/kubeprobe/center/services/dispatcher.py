@@ -174,6 +174,9 @@ class Dispatcher:
                 except KubeError as exc:
                     log.warning("cluster %s: sweeping leftovers failed: %s", cluster, exc)
                     continue
+                except Exception:  # one cluster's surprise never stops the sweep of the others
+                    log.exception("cluster %s: sweeping leftovers failed", cluster)
+                    continue
                 if cleaned:
                     log.info("cluster %s: swept leftovers of runs %s", cluster, ", ".join(cleaned[:20]))
 

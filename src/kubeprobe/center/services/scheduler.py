@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
-from kubeprobe.center.store import pending
+from kubeprobe.center.store import bindings, pending
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.dispatching import ClaimRow
 from kubeprobe.center.store.targets import expand
@@ -163,6 +163,17 @@ class Scheduler:
         self._slots = slots
         return heap
 
+    async def _show_problems(self) -> None:
+        """Each binding's problems on the binding itself (``error``), the others' cleared."""
+        errors: dict[int, str] = {}
+        for key, problem in sorted(self.problems.items()):
+            binding_id = int(key.split("/", 1)[0])
+            errors[binding_id] = errors.get(binding_id) or f"skipped by the scheduler: {problem}"[:2000]
+        try:
+            await bindings.record_errors(self.store, errors)
+        except Exception:  # the database may be away: shown at the next reload
+            log.exception("recording the errors of %d binding(s) failed", len(errors))
+
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -182,6 +193,7 @@ class Scheduler:
                 await asyncio.sleep(min(self.refresh_seconds, 5.0))
                 continue
             refresh_at = loop.time() + self.refresh_seconds
+            await self._show_problems()
             while heap and loop.time() < refresh_at:
                 when, key, target = heap[0]
                 delay = when - dt.datetime.now(dt.UTC).timestamp()
@@ -198,6 +210,7 @@ class Scheduler:
                         heapq.heappush(heap, (self._next(target, self._slots, when), key, target))
                     except (cron.CronError, KeyError, ValueError, OverflowError) as exc:
                         self.problems[key] = str(exc)  # no further firing: dropped until reloaded
+                        await self._show_problems()
                 try:
                     due = await self._drop_paused(due)
                     started = await start_firings(self.store, due, self.dispatcher) if due else []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.auth import Principal
 from kubeprobe.center.errors import InvalidInputError
 from kubeprobe.center.schemas.bindings import BindingIn, BindingOut, WatchIn
 from kubeprobe.center.store.common import audit, by_name, check_limit, ensure_new, utcnow
+from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tables import Binding, Case, Cluster, ClusterGroup, Suite
 from kubeprobe.model.schedule import CronScheduleError, check_cron
 
@@ -38,6 +39,7 @@ async def binding_out(session: AsyncSession, row: Binding) -> BindingOut:
         severity=row.severity,
         enabled=row.enabled,
         created=row.created,
+        error=row.error,
     )
 
 
@@ -47,6 +49,7 @@ async def _apply(session: AsyncSession, row: Binding, body: BindingIn) -> None:
             check_cron(body.cron)
         except CronScheduleError as exc:
             raise InvalidInputError(f"cron: {exc}", field="cron") from exc
+    row.error = None  # checked just now; the scheduler sets it again if it still cannot plan it
     if body.interval_seconds is not None and body.jitter_seconds >= body.interval_seconds:
         raise InvalidInputError("jitter_seconds: must be less than interval_seconds", field="jitter_seconds")
     row.case_id = (await by_name(session, Case, body.case, "case", field="case")).id if body.case else None
@@ -126,3 +129,18 @@ async def delete_binding(session: AsyncSession, name: str, who: Principal) -> No
 
 async def get_binding(session: AsyncSession, name: str) -> BindingOut:
     return await binding_out(session, await by_name(session, Binding, name, "binding"))
+
+
+async def record_errors(store: Store, errors: dict[int, str]) -> None:
+    """Why the scheduler skips each of these bindings (by id), shown on the binding; every other
+    binding's error is cleared. Writes only what changes."""
+    async with store.transaction() as session:
+        await session.execute(
+            update(Binding).where(Binding.error.is_not(None), Binding.id.not_in(errors)).values(error=None)
+        )
+        for binding_id, error in errors.items():
+            await session.execute(
+                update(Binding)
+                .where(Binding.id == binding_id, Binding.error.is_distinct_from(error))
+                .values(error=error)
+            )

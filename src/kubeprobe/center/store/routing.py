@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.alerting.matchers import MatcherError, parse_all
@@ -44,6 +44,7 @@ def receiver_out(row: ReceiverRow, box: SecretBox) -> ReceiverOut:
         secret_fields=sorted(receiver_secrets(row, box)),
         created=row.created,
         updated=row.updated,
+        error=row.error,
     )
 
 
@@ -72,6 +73,7 @@ async def put_receiver(
         box.encrypt(json.dumps(secrets)),
         now,
     )
+    row.error = None  # replaced: what failed before may work now
     await session.flush()
     detail = {"kind": body.kind, "settings": body.settings, "secret_fields": sorted(secrets)}
     audit(session, who, "create" if create else "update", "receiver", body.name, detail)
@@ -94,6 +96,16 @@ async def delete_receiver(session: AsyncSession, name: str, who: Principal) -> N
         raise ConflictError(f"receiver {name!r} is used by route(s) {', '.join(users)}; change them first")
     await session.delete(row)
     audit(session, who, "delete", "receiver", name)
+
+
+async def note_delivery(session: AsyncSession, receiver: str, error: str | None) -> None:
+    """A delivery to ``receiver`` failed with ``error`` (shown on the receiver) or went through
+    (None: cleared). Writes only when it changes."""
+    await session.execute(
+        update(ReceiverRow)
+        .where(ReceiverRow.name == receiver, ReceiverRow.error.is_distinct_from(error))
+        .values(error=error)
+    )
 
 
 async def receiver_config(
@@ -147,6 +159,7 @@ async def put_route(session: AsyncSession, body: RouteIn, who: Principal, *, cre
         body.continue_matching,
         body.is_default,
     )
+    row.error = None  # checked just now
     await session.flush()
     audit(session, who, "create" if create else "update", "route", body.name, body.model_dump())
     return route_out(row)
@@ -172,9 +185,14 @@ async def route_table(session: AsyncSession) -> RouteTable:
         if r.is_default:
             continue
         try:  # one route stored before matchers were checked never stops routing by the others
-            matchers = parse_all(list(r.matchers))
+            matchers, error = parse_all(list(r.matchers)), None
         except MatcherError as exc:
-            log.error("route %s is skipped: its matchers no longer validate (%s); replace it", r.name, exc)
+            matchers, error = None, f"skipped: its matchers no longer validate ({exc}); replace it"
+        if r.error != error:  # shown on the route until it validates again or is replaced
+            if error:
+                log.error("route %s is %s", r.name, error)
+            r.error = error
+        if matchers is None:
             continue
         routes.append(
             Route(r.name, tuple(r.receivers), matchers, frozenset(r.priorities), r.continue_matching)

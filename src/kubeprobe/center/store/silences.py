@@ -36,6 +36,7 @@ def to_silence(row: SilenceRow) -> Silence:
 
 
 def silence_out(row: SilenceRow, now: dt.datetime) -> SilenceOut:
+    usable = _usable(row)
     return SilenceOut(
         id=row.id,
         matchers=list(row.matchers),
@@ -48,7 +49,8 @@ def silence_out(row: SilenceRow, now: dt.datetime) -> SilenceOut:
         comment=row.comment,
         created_by=row.created_by,
         created=row.created,
-        active=to_silence(row).active(now),
+        active=usable is not None and usable.active(now),
+        error=row.error,
     )
 
 
@@ -101,11 +103,23 @@ async def current_silences(session: AsyncSession, now: dt.datetime) -> list[Sile
     )
     silences = []
     for row in rows.scalars():  # one silence stored before matchers were checked never stops the rest
-        try:
-            silences.append(to_silence(row))
-        except (MatcherError, ScheduleError) as exc:
-            log.error("silence %s is skipped: it no longer validates (%s); replace or delete it", row.id, exc)
+        if (silence := _usable(row)) is not None:
+            silences.append(silence)
     return silences
+
+
+def _usable(row: SilenceRow) -> Silence | None:
+    """The silence of a row, or None when it no longer validates: then ``row.error`` says why
+    (shown on the silence) until it validates again or is replaced."""
+    try:
+        silence, error = to_silence(row), None
+    except (MatcherError, ScheduleError) as exc:
+        silence, error = None, f"skipped: it no longer validates ({exc}); replace or delete it"
+    if row.error != error:
+        if error:
+            log.error("silence %s is %s", row.id, error)
+        row.error = error
+    return silence
 
 
 async def list_silences(session: AsyncSession, *, expired: bool = False) -> list[SilenceOut]:
@@ -131,6 +145,7 @@ async def update_silence(
     s = checked_silence(body, now)
     row.matchers, row.mode, row.starts, row.ends = [str(m) for m in s.matchers], s.mode, s.starts, s.ends
     row.cron, row.duration_s, row.timezone, row.comment = s.cron, s.duration_s, s.timezone, s.comment
+    row.error = None  # checked just now
     audit(session, who, "update", "silence", str(silence_id), {"matchers": row.matchers, "mode": row.mode})
     return silence_out(row, now)
 

@@ -49,7 +49,7 @@ export async function renderSilences(_arg, gen) {
   const matchers = (s) => (s.matchers || []).map((m) => (typeof m === "string" ? m : `${m.name ?? m.label}${m.op ?? "="}${m.value}`)).join(", ");
   render(view(), html`<h1>Silences</h1>
     ${items.length ? html`<table id="silences"><thead><tr><th>id</th><th>in force</th><th>mode</th><th>matchers</th><th>starts</th><th>ends</th><th>schedule</th><th>comment</th><th>by</th></tr></thead><tbody>
-    ${items.map((s) => html`<tr><td>${s.id}</td><td>${s.active ? badge("active") : html`<span class="muted">no</span>`}</td><td>${s.mode}</td><td>${matchers(s)}</td><td>${when(s.starts)}</td><td>${when(s.ends)}</td>
+    ${items.map((s) => html`<tr><td>${s.id}</td><td>${s.error ? html`${badge("error")}<div class="muted skipped">${s.error}</div>` : s.active ? badge("active") : html`<span class="muted">no</span>`}</td><td>${s.mode}</td><td>${matchers(s)}</td><td>${when(s.starts)}</td><td>${when(s.ends)}</td>
       <td>${s.cron || ""}${s.duration_s ? ` for ${s.duration_s} s` : ""}${s.cron ? ` (${s.timezone || "UTC"})` : ""}</td><td>${s.comment || ""}</td><td>${s.created_by || ""}</td></tr>`)}
     </tbody></table>` : html`<p class="muted">No silences.</p>`}`);
 }

@@ -81,6 +81,8 @@ class SilenceRow(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(128))
     created: Mapped[dt.datetime]
+    #: Why the center skips it (its matchers or schedule no longer validate); None: in use.
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ReceiverRow(Base):
@@ -92,6 +94,8 @@ class ReceiverRow(Base):
     secrets: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet-encrypted JSON object, never returned
     created: Mapped[dt.datetime]
     updated: Mapped[dt.datetime]
+    #: Why its last delivery failed; None once one goes through (or it is replaced).
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class RouteRow(Base):
@@ -105,6 +109,8 @@ class RouteRow(Base):
     continue_matching: Mapped[bool] = mapped_column(Boolean, default=False)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[dt.datetime]
+    #: Why the center skips it (its matchers no longer validate); None: in use.
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class DeliveryRow(Base):

@@ -102,3 +102,5 @@ class Binding(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     watch: Mapped[list[Any]] = mapped_column(default=list)
     created: Mapped[dt.datetime]
+    #: Why the scheduler skips it (a cron that no longer validates); None: scheduled.
+    error: Mapped[str | None] = mapped_column(Text, default=None)
