@@ -16,6 +16,7 @@ of open staleness incidents, a restarted center resolves what resumed while it w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,6 +30,12 @@ StaleKey = tuple[Kind, str, str]
 CAUSE_PREFIX = "staleness."
 #: The member name of a cluster's own staleness (it has no case).
 CLUSTER_SUBJECT = "(cluster)"
+
+
+def stale_id(key: StaleKey) -> str:
+    """The signal's run id of a watch: fixed length (a run id is at most 36 characters; a cluster
+    name alone may be 63), the same for the same watch."""
+    return "stale-" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:30]
 
 
 def cause_of(kind: Kind) -> str:
@@ -116,7 +123,7 @@ def _signal(watch: Watch, outcome: Outcome, now: dt.datetime, intervals: float) 
     else:
         message = f"reporting again: {what.replace('no ', '', 1)}"
     return Signal(
-        run_id=f"staleness:{watch.kind}:{watch.cluster}:{watch.subject}",
+        run_id=stale_id(watch.key),
         cluster=watch.cluster,
         case=watch.subject,
         outcome=outcome,

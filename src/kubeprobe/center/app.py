@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kubeprobe import __version__
+from kubeprobe.alerting.heartbeat import Heartbeat, HeartbeatSettings
 from kubeprobe.center.api import alerting as alerting_api
 from kubeprobe.center.api import analysis as analysis_api
 from kubeprobe.center.api import errors, fleet, gates, ops, resources, runs, silences, triggers
@@ -26,7 +27,7 @@ from kubeprobe.center.errors import ConflictError
 from kubeprobe.center.schemas.catalog import TemplateIn
 from kubeprobe.center.schemas.tokens import TokenIn
 from kubeprobe.center.services.builtin import builtin_templates, register_builtin
-from kubeprobe.center.services.leases import LeaseKeeper
+from kubeprobe.center.services.leases import LeaseKeeper, default_replica
 from kubeprobe.center.services.maintenance import maintain_forever
 from kubeprobe.center.services.workers import background_workers
 from kubeprobe.center.settings import CenterSettings
@@ -194,6 +195,33 @@ async def _start_workers(
     app.state.watches = started.watches
 
 
+def _start_heartbeat(
+    app: FastAPI, workers: contextlib.AsyncExitStack, store: Store, settings: CenterSettings
+) -> None:
+    """Beat to the external dead man's switch while the store is ready; stops with the app."""
+    hb = settings.heartbeat
+    assert hb.url is not None
+    keeper = getattr(app.state, "leases", None)
+
+    async def healthy() -> bool:
+        return await store.ready() is None
+
+    beat = Heartbeat(
+        HeartbeatSettings(hb.url, hb.interval_seconds, hb.method, hb.token, hb.timeout_seconds),
+        keeper.replica if keeper is not None else default_replica(),
+        healthy,
+    )
+    app.state.heartbeat = beat
+    stop = asyncio.Event()
+    task = asyncio.create_task(beat.run(stop), name="heartbeat")
+
+    async def stopped() -> None:
+        stop.set()
+        await _cancelled(task)
+
+    workers.push_async_callback(stopped)
+
+
 async def _cancelled(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -270,6 +298,8 @@ def create_app(
         workers = contextlib.AsyncExitStack()
         if dispatch:
             await _start_workers(app, workers, the_store, settings, maintenance=maintenance)
+        if settings.heartbeat.url:
+            _start_heartbeat(app, workers, the_store, settings)
         try:
             yield
         finally:

@@ -12,6 +12,8 @@ passed down; nothing below the CLI and the app reads the environment.
 - ``retention`` (:class:`RetentionSettings`): how long raw runs and rollups are kept, how often.
 - ``analysis`` (:class:`AnalysisSettings`, ``KUBEPROBE_ANALYSIS_<FIELD>``): the analysis worker.
 - ``ha`` (:class:`HaSettings`, ``KUBEPROBE_HA_<FIELD>``): leases of several replicas on PostgreSQL.
+- ``heartbeat`` (:class:`HeartbeatCenterSettings`, ``KUBEPROBE_HEARTBEAT_<FIELD>``): the beat to an
+  external dead man's switch.
 - ``links`` (:class:`Links`): URLs to the dashboard's pages, for notifications (from public_url).
 - ``remedy`` (:class:`RemedySettings`, ``KUBEPROBE_REMEDY_<FIELD>``): policies, freezes of self-healing.
 - ``chatops`` (:class:`ChatOpsCenterSettings`, ``KUBEPROBE_CHATOPS_<FIELD>``): which API tokens (the
@@ -77,6 +79,20 @@ class StalenessSettings(BaseModel):
         default=2.0, gt=0, description="Silent for more than this many intervals: stale."
     )
     poll_seconds: float = Field(default=5.0, gt=0, description="How often the watches are checked.")
+
+
+class HeartbeatCenterSettings(BaseModel):
+    """heartbeat: the center tells an external dead man's switch it is alive
+    (``KUBEPROBE_HEARTBEAT_<FIELD>``; see :mod:`kubeprobe.alerting.heartbeat`). Every replica beats,
+    only while its readiness check passes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str | None = Field(default=None, description="The receiver's URL; unset: no heartbeat.")
+    interval_seconds: float = Field(default=60.0, gt=0, description="One beat every this many seconds.")
+    method: Literal["POST", "GET"] = Field(default="POST", description="POST a JSON body, or a bare GET.")
+    token: str | None = Field(default=None, description="Sent as a bearer token when set.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="How long one beat may take.")
 
 
 class HaSettings(BaseModel):
@@ -280,6 +296,7 @@ class CenterSettings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     staleness: StalenessSettings = Field(default_factory=StalenessSettings)
     ha: HaSettings = Field(default_factory=HaSettings)
+    heartbeat: HeartbeatCenterSettings = Field(default_factory=HeartbeatCenterSettings)
     chatops: ChatOpsCenterSettings = Field(default_factory=ChatOpsCenterSettings)
     remedy: RemedySettings = Field(default_factory=RemedySettings)
 

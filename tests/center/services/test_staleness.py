@@ -1,10 +1,13 @@
-"""Silence is not health, in the center: a binding starved of runs and a cluster that stops
-answering (its runs end in `error`) each open one staleness incident within two intervals, named
-as such, and resolve when results come again."""
+"""Silence is not health, in the center: a binding starved of runs, a cluster that stops
+answering (its runs end in `error`) and a resident probe whose operator stops reporting each open
+one staleness incident within two intervals, named as such, and resolve when reports come again."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
+import uuid
 from typing import Any
 
 import httpx
@@ -91,4 +94,54 @@ async def test_a_cluster_that_stops_answering(center_app: CenterApp, store: Stor
     await _post(admin, "succeeded", T0 + dt.timedelta(seconds=130))
     clock.now = T0 + dt.timedelta(seconds=135)
     await service.sweep()
+    assert await _open(admin) == {}
+
+
+def _resident(kind: str = "summary", period_s: float = 1.0) -> dict[str, Any]:
+    at = dt.datetime.now(dt.UTC)
+    body: dict[str, Any] = {
+        "key": uuid.uuid4().hex,
+        "kind": kind,
+        "cluster": "c0",
+        "case": "resident-ns-api",
+        "config": "ns/api",
+        "probe": "apiserver-read",
+        "at": at.isoformat(),
+        "state": "healthy",
+    }
+    if kind == "summary":
+        body |= {
+            "period_start": (at - dt.timedelta(seconds=period_s)).isoformat(),
+            "period_end": at.isoformat(),
+        }
+    return body
+
+
+async def test_a_resident_probe_whose_operator_stops(
+    center_app: CenterApp, store: Store, box: SecretBox
+) -> None:
+    """Fed by the center from the operator's reports (by when it received them, in real time here):
+    a probe whose summaries (every 1 s) stop for more than two periods opens one staleness.resident
+    incident, resolved by the next report."""
+    admin = center_app.client("kp_test-admin-token")
+    await seed(admin)
+    service = StalenessService(store, IncidentService(store, box), StalenessSettings())
+    await ok(await admin.post("/api/v1/resident/reports", json={"reports": [_resident()]}), 202)
+    sent = time.monotonic()
+    assert await service.sweep() == []
+    while not await service.sweep():
+        assert time.monotonic() - sent < 30, "no staleness signal"
+        await asyncio.sleep(0.2)
+    assert time.monotonic() - sent > 2.0  # not before two periods
+    incidents = await _open(admin)
+    assert list(incidents) == ["cluster/c0/staleness.resident"]
+    (member,) = incidents["cluster/c0/staleness.resident"]["members"]
+    assert "no report of resident probe resident-ns-api on c0" in member["message"]
+    # A new leader starts from the open incident: the probe is not signalled again ...
+    again = StalenessService(store, IncidentService(store, box), StalenessSettings())
+    await again.seed()
+    assert await again.sweep() == []
+    # ... and the operator reporting again (a state change counts too) resolves it.
+    await ok(await admin.post("/api/v1/resident/reports", json={"reports": [_resident("state")]}), 202)
+    await again.sweep()
     assert await _open(admin) == {}

@@ -4,8 +4,9 @@ the store (:mod:`kubeprobe.center.store.staleness`) and fed to the tracker
 of its cluster, what reports again resolves its part. Signals go through the incident service
 like any other, so silences, routes and notifiers apply.
 
-Each replica keeps its own tracker; the incident service deduplicates (a second replica's signal
-for the same watch joins the open incident as a repeat, not a new incident).
+It runs on the HA leader only (see :mod:`kubeprobe.center.services.leases`). Each time it starts
+(a replica became the leader) the tracker starts from what open staleness incidents hold, so what
+resumed while another replica led is resolved, and what is still silent is not signalled again.
 """
 
 from __future__ import annotations
@@ -50,8 +51,22 @@ class StalenessService:
             await self.incidents.observe(signal)
         return signals
 
+    async def seed(self) -> None:
+        """Start from what open staleness incidents hold."""
+        self.tracker.stale = set()
+        self.tracker.seed(await staleness.open_stale(self.store))
+
     async def run_forever(self) -> None:
+        seeded = False
         while True:
+            try:
+                if not seeded:
+                    await self.seed()
+                    seeded = True
+            except Exception:
+                log.exception("reading open staleness incidents failed; retrying")
+                await asyncio.sleep(self.settings.poll_seconds)
+                continue
             try:
                 await self.sweep()
             except Exception:  # the database may be away: keep watching

@@ -7,8 +7,12 @@
   heard from is its newest run that reached it (succeeded or failed; ``error`` is KubeProbe not
   reaching it) within the lookback (a day, or ten intervals; index ``cluster_id, finished``),
   else the cluster's registration.
+- A **resident** watch per resident probe (case x cluster) that sent a summary within the lookback:
+  its interval is its latest summary's period, last heard from is its newest report of any kind
+  (when the center received it: the operator's clock is not trusted).
 
-Three statements beside the target expansion (:func:`kubeprobe.center.store.targets.expand`).
+A few statements beside the target expansion (:func:`kubeprobe.center.store.targets.expand`);
+:func:`open_stale` reads what open staleness incidents hold (a new leader's tracker starts from it).
 """
 
 from __future__ import annotations
@@ -17,10 +21,18 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from kubeprobe.alerting.staleness import CLUSTER_SUBJECT, Watch
+from kubeprobe.alerting.staleness import CAUSE_PREFIX, CLUSTER_SUBJECT, KINDS, StaleKey, Watch
 from kubeprobe.center.store.common import aware, utcnow
 from kubeprobe.center.store.database import Store
-from kubeprobe.center.store.tables import Binding, Case, CaseStatus, Cluster, Run
+from kubeprobe.center.store.tables import (
+    Binding,
+    Case,
+    CaseStatus,
+    Cluster,
+    IncidentRow,
+    ResidentReport,
+    Run,
+)
 from kubeprobe.center.store.targets import expand
 from kubeprobe.model import RunState
 
@@ -30,7 +42,88 @@ LOOKBACK_S = 86_400.0
 
 
 async def watches(store: Store) -> list[Watch]:
-    """Every binding and cluster watch, as the module docstring says."""
+    """Every binding, cluster and resident watch, as the module docstring says."""
+    return [*await _scheduled(store), *await _resident(store)]
+
+
+async def _resident(store: Store) -> list[Watch]:
+    since = utcnow() - dt.timedelta(seconds=LOOKBACK_S)
+    report = ResidentReport
+    async with store.transaction() as session:
+        newest = (
+            select(report.cluster_id, report.case_id, func.max(report.at).label("at"))
+            .where(report.kind == "summary", report.at >= since)
+            .group_by(report.cluster_id, report.case_id)
+            .subquery()
+        )
+        summaries = (
+            await session.execute(
+                select(report.cluster_id, report.case_id, report.body).join(
+                    newest,
+                    (report.cluster_id == newest.c.cluster_id)
+                    & (report.case_id == newest.c.case_id)
+                    & (report.at == newest.c.at),
+                )
+            )
+        ).all()
+        if not summaries:
+            return []
+        heard = {
+            (c, k): aware(r)
+            for c, k, r in await session.execute(
+                select(report.cluster_id, report.case_id, func.max(report.received))
+                .where(report.at >= since)
+                .group_by(report.cluster_id, report.case_id)
+            )
+        }
+        clusters = {
+            c.id: (c.name, {str(k): str(v) for k, v in (c.labels or {}).items()})
+            for c in await session.execute(select(Cluster.id, Cluster.name, Cluster.labels))
+        }
+        cases = dict((await session.execute(select(Case.id, Case.name))).all())
+    out: list[Watch] = []
+    for cluster_id, case_id, body in summaries:
+        period = _period_s(body)
+        last = heard.get((cluster_id, case_id))
+        if period is None or last is None or cluster_id not in clusters or case_id not in cases:
+            continue
+        name, labels = clusters[cluster_id]
+        out.append(Watch("resident", name, cases[case_id], period, last, last, labels))
+    return out
+
+
+def _period_s(body: dict[str, object]) -> float | None:
+    try:
+        start = dt.datetime.fromisoformat(str(body["period_start"]))
+        end = dt.datetime.fromisoformat(str(body["period_end"]))
+    except (KeyError, ValueError):
+        return None
+    seconds = (end - start).total_seconds()
+    return seconds if seconds > 0 else None
+
+
+async def open_stale(store: Store) -> set[StaleKey]:
+    """(kind, cluster, subject) of every unresolved member of an open staleness incident."""
+    async with store.transaction() as session:
+        rows = (
+            await session.execute(
+                select(IncidentRow.cause, IncidentRow.members).where(
+                    IncidentRow.state != "resolved", IncidentRow.cause.like(f"{CAUSE_PREFIX}%")
+                )
+            )
+        ).all()
+    out: set[StaleKey] = set()
+    for cause, members in rows:
+        kind = cause.removeprefix(CAUSE_PREFIX)
+        if kind not in KINDS:
+            continue
+        for member in members or []:
+            if not member.get("resolved"):
+                out.add((kind, str(member.get("cluster")), str(member.get("case"))))
+    return out
+
+
+async def _scheduled(store: Store) -> list[Watch]:
     periodic = [t for t in await expand(store) if t.interval]
     if not periodic:
         return []
