@@ -4,23 +4,26 @@ import { lineChart } from "./charts.js";
 import { badge, ms, pct, runLink, runsTable, when } from "./format.js";
 import { html, render } from "./html.js";
 import { TERMINAL, api, current, hashParams, later, session, view } from "./session.js";
+import { staleIncidents, staleList } from "./stale.js";
 
 export async function renderCluster(name, gen) {
   const hours = Number(hashParams().get("hours")) || 24;
   const q = encodeURIComponent(name);
-  const [cluster, health, history, runs, findings] = await Promise.all([
+  const [cluster, health, history, runs, findings, silent] = await Promise.all([
     api(`/api/v1/clusters/${q}`),
     api(`/api/v1/clusters/${q}/health?window_hours=${hours}`),
     api(`/api/v1/clusters/${q}/history?hours=${hours}`),
     api(`/api/v1/runs?cluster=${q}&limit=25`),
     api(`/api/v1/clusters/${q}/findings?limit=200`),
+    staleIncidents(name),
   ]);
   if (!current(gen)) return;
   const me = session.me;
   const canTrigger = me && (me.role === "operator" || me.role === "admin");
   const labels = Object.entries(cluster.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
   render(view(), html`
-    <h1>${cluster.name} ${badge(cluster.state)}</h1>
+    <h1>${cluster.name} ${badge(cluster.state)}${silent.length ? html` <span class="badge stale">stale</span>` : ""}</h1>
+    ${staleList(silent)}
     <dl class="kv"><dt>labels</dt><dd>${labels || "—"}</dd><dt>version</dt><dd>${cluster.version || "—"}</dd>
       <dt>window</dt><dd>${[24, 168].map((h, i) => html`${i ? " · " : ""}<a href="#/cluster/${q}?hours=${h}">${h === 24 ? "24 h" : "7 d"}</a>`)}</dd></dl>
     <div class="grid2">

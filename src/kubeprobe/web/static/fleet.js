@@ -2,6 +2,7 @@
 // filtered by group, labels, a search and "failing only"; a click opens the cell's latest run.
 import { html, insert, render } from "./html.js";
 import { TOKEN_KEY, api, current, hashParams, view } from "./session.js";
+import { staleClusters, staleIncidents, staleList } from "./stale.js";
 
 const STATE_COLOURS = {
   s: "#2e9e44", f: "#d93025", t: "#e8710a", e: "#b0a000", c: "#9aa0a6", ".": "#e8eaed",
@@ -11,6 +12,7 @@ const STATE_NAMES = {
 };
 const CELL = 12;
 let fleet = null;
+let stale = new Set();  // clusters with something silent: their names are drawn in orange
 // A fleet page opened with a token fetches the matrix at once, alongside the whoami round trip.
 let fleetPrefetch = sessionStorage.getItem(TOKEN_KEY) && /^(#\/fleet|#?\/?$)/.test(location.hash || "#/fleet")
   ? api("/api/v1/fleet", { noLogout: true }).catch(() => null) : null;
@@ -39,6 +41,7 @@ export async function renderFleet(_arg, gen) {
       <label><input type="checkbox" id="f-failing"> failing only</label>
       <span id="f-summary" class="muted"></span>
     </div>
+    <div id="stale-box"></div>
     <div class="legend">${Object.entries(STATE_NAMES).map(([c, n]) => html`<span><i style="background:${STATE_COLOURS[c]}"></i>${n}</span>`)}</div>
     <div id="matrix-wrap"><canvas id="matrix"></canvas><div id="matrix-space"></div></div>
     <div id="tip"></div>`);
@@ -57,6 +60,12 @@ export async function renderFleet(_arg, gen) {
     document.getElementById(id).addEventListener("input", drawFleet);
   }
   drawFleet();
+  staleIncidents().then((incidents) => {
+    if (!current(gen)) return;
+    stale = staleClusters(incidents);
+    render(document.getElementById("stale-box"), staleList(incidents));
+    paintFleet();
+  });
   performance.mark("fleet-rendered");
   document.body.dataset.fleetMs = String(Math.round(performance.now() - t0));
 }
@@ -178,7 +187,7 @@ function paintFleet() {
   for (let k = first; k < last; k++) {
     const i = rows[k];
     const py = offset + (k - first) * CELL;
-    ctx.fillStyle = "#202124";
+    ctx.fillStyle = stale.has(fleet.clusters[i].name) ? STATE_COLOURS.t : "#202124";
     ctx.fillText(fleet.clusters[i].name, 4, py + CELL / 2, left - 8);
     const base = i * width;
     for (let x = 0; x < cols.length; x++) {
