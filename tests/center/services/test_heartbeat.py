@@ -4,9 +4,6 @@ interval while the center runs, and no more once it stops."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-
-import pytest
 
 from kubeprobe.center.app import create_app
 from kubeprobe.center.credentials import SecretBox
@@ -18,15 +15,18 @@ from tests.alerting.receivers import Receivers
 INTERVAL = 0.2
 
 
-@pytest.fixture
-async def receivers() -> AsyncIterator[Receivers]:
-    r = Receivers()
-    await r.start()
-    yield r
-    await r.stop()
-
-
 async def test_the_switch_sees_the_beats_stop_when_the_center_stops(
+    store: Store, box: SecretBox, settings: CenterSettings
+) -> None:
+    receivers = Receivers()  # the receivers of tests/alerting, started here: no fixture of theirs
+    await receivers.start()
+    try:
+        await _beats_then_silence(receivers, store, box, settings)
+    finally:
+        await receivers.stop()
+
+
+async def _beats_then_silence(
     receivers: Receivers, store: Store, box: SecretBox, settings: CenterSettings
 ) -> None:
     beat = HeartbeatCenterSettings(url=f"{receivers.url}/heartbeat", interval_seconds=INTERVAL, token="hb")
