@@ -12,6 +12,7 @@ from tests.remedy.test_fault_to_healed import heal_once, healing_center
 
 from bench.common import write_result
 from kubeprobe.sandbox.cluster import Sandbox
+from kubeprobe.sandbox.faults import Faults
 
 
 async def heal_bench(sandbox_name: str, runs: int) -> None:
@@ -20,12 +21,14 @@ async def heal_bench(sandbox_name: str, runs: int) -> None:
     sandbox = Sandbox(sandbox_name)
     namespace = f"kp-bench-heal-{uuid.uuid4().hex[:6]}"
     times: list[dict[str, float]] = []
+    faults = Faults(sandbox)
     async with sandbox.client() as kube:
         await kube.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
         try:
             async with healing_center(Path(tempfile.mkdtemp()), sandbox, namespace, "auto") as http:
                 for i in range(runs):
-                    times.append(await heal_once(http, kube, namespace, approve=False, app=f"heal-{i}"))
+                    done = await heal_once(http, kube, faults, namespace, approve=False, app=f"heal-{i}")
+                    times.append(done)
                     print(f"run {i + 1}/{runs}: {times[-1]}", flush=True)
         finally:
             await kube.delete(f"/api/v1/namespaces/{namespace}")

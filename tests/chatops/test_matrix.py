@@ -31,7 +31,7 @@ from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
-from tests.remedy.sandbox_helpers import crash_loop, create_ready, deployment, pods_of
+from tests.remedy.sandbox_helpers import crash_looping_pod, pod_delete, pods_of
 from tests.web.browser import free_port, serving_dashboard
 
 from .matrix import Person, body, edits_of, register, start_synapse
@@ -220,11 +220,8 @@ async def test_silence_with_a_duration_confirmed_by_a_reply(world: World) -> Non
 async def test_a_remediation_approved_in_chat_runs_once_and_pausing_is_confirmed_first(
     world: World, kube: KubeClient, namespace: str
 ) -> None:
-    await create_ready(kube, namespace, deployment("chat-web", 1))
-    victim = (await pods_of(kube, namespace, "chat-web"))[0]
-    await crash_loop(kube, victim)
-    ask_body = {"cluster": "sandbox", "action": "pod-delete", "name": victim["metadata"]["name"]}
-    resp = await world.center.post("/api/v1/remediations", json={**ask_body, "namespace": namespace})
+    victim = await crash_looping_pod(kube, namespace, "chat-web")
+    resp = await world.center.post("/api/v1/remediations", json=pod_delete(victim))
     assert resp.status_code == 201, resp.text
     rid = resp.json()["id"]
     await world.ask(world.victor, f"/kp approve #{rid}", "your role viewer may not approve")

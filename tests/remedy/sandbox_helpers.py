@@ -19,8 +19,9 @@ from kubeprobe.remedy.defender import (
 from kubeprobe.remedy.health import NodeHealthView
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.components import ORDER
+from kubeprobe.sandbox.faults import crash_loop_status
+from tests.sandbox.workloads import deployment
 
-IMAGE = "registry.k8s.io/pause:3.10"
 LOOSE = DefenderSettings(
     caps=CapSettings(
         pool_nodes=None,
@@ -44,27 +45,6 @@ async def observe(kube: KubeClient) -> Observation:
     return Observation(view, fleet_clusters=1)
 
 
-def deployment(
-    name: str,
-    replicas: int,
-    *,
-    template_spec: dict[str, Any] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    pod_labels = {"app": name, **(labels or {})}
-    spec = {"containers": [{"name": "main", "image": IMAGE}], **(template_spec or {})}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": pod_labels}, "spec": spec},
-        },
-    }
-
-
 async def create_ready(kube: KubeClient, namespace: str, dep: dict[str, Any], timeout: float = 90) -> None:
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     await kube.create(path, dep)
@@ -85,25 +65,8 @@ async def pods_of(kube: KubeClient, namespace: str, app: str) -> list[dict[str, 
 async def crash_loop(kube: KubeClient, pod: dict[str, Any]) -> None:
     """Report the pod's container as crash-looping, as a kubelet would (kwok runs nothing)."""
     meta = pod["metadata"]
-    status = {
-        "containerStatuses": [
-            {
-                "name": "main",
-                "image": IMAGE,
-                "imageID": "",
-                "ready": False,
-                "restartCount": 5,
-                "started": False,
-                "state": {
-                    "waiting": {
-                        "reason": "CrashLoopBackOff",
-                        "message": "back-off 5m0s restarting failed container",
-                    }
-                },
-            }
-        ]
-    }
-    await kube.patch(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status", {"status": status})
+    path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
+    await kube.patch(path, {"status": crash_loop_status(pod)})
 
 
 class SandboxSupervisor:
@@ -123,3 +86,17 @@ class SandboxSupervisor:
         pid = self.sandbox.pid(component)
         if pid:
             os.kill(pid, signal.SIGKILL)  # SIGKILL also ends a stopped (SIGSTOP) process
+
+
+async def crash_looping_pod(kube: KubeClient, namespace: str, app: str, replicas: int = 1) -> dict[str, Any]:
+    """A ready Deployment ``app`` one of whose pods is then reported crash-looping; that pod."""
+    await create_ready(kube, namespace, deployment(app, replicas))
+    victim = (await pods_of(kube, namespace, app))[0]
+    await crash_loop(kube, victim)
+    return victim
+
+
+def pod_delete(victim: dict[str, Any], cluster: str = "sandbox") -> dict[str, Any]:
+    """The remediation body that deletes ``victim`` (the API's RemediationIn)."""
+    meta = victim["metadata"]
+    return {"cluster": cluster, "action": "pod-delete", "name": meta["name"], "namespace": meta["namespace"]}

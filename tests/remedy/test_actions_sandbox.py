@@ -16,7 +16,14 @@ from kubeprobe.remedy.actions.components import ControlPlaneRestartAction
 from kubeprobe.remedy.actions.deployments import DeploymentRollbackAction
 from kubeprobe.remedy.actions.nodes import CordonDrainAction, UncordonAction
 from kubeprobe.remedy.actions.pods import PodDeleteAction
-from kubeprobe.remedy.defender import BreakerSettings, DefenderSettings, Mode, Observation, Target
+from kubeprobe.remedy.defender import (
+    BreakerSettings,
+    DefenderSettings,
+    Mode,
+    Observation,
+    StormSettings,
+    Target,
+)
 from kubeprobe.remedy.execution import attempt
 from kubeprobe.remedy.health import NodeHealthView
 from kubeprobe.sandbox.cluster import Sandbox
@@ -160,7 +167,9 @@ async def test_a_not_ready_node_is_drained_through_its_pdb_and_uncordoned_when_r
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "svc"}}},
         },
     )
-    faults, d = Faults(sandbox), defender()
+    # one node of the fixture's three is a third of the cluster: above the default storm share (0.3)
+    wide = DefenderSettings(caps=LOOSE.caps, rates=LOOSE.rates, storm=StormSettings(node_share=0.5))
+    faults, d = Faults(sandbox), defender(wide)
     target = Target(CLUSTER, "Node", node)
     try:
         await faults.node_not_ready(node)

@@ -3,11 +3,10 @@ pod crash-loops (the fault) → the crash-loop inspection fails → the analysis
 says self-heal → an incident opens → the policy proposes deleting that pod → an operator approves
 → the defender grants it, the pod is deleted and verified → the inspection passes again → the
 incident resolves. Kwok runs no container, so the fault keeps the pod's status crash-looping (as
-its kubelet would) until the pod is gone."""
+its kubelet would: `Faults.crash_looping`) until the pod is gone."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -19,10 +18,10 @@ import pytest
 
 from kubeprobe.center.settings import CenterSettings
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.errors import NotFoundError
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.sandbox.cluster import Sandbox
-from tests.remedy.sandbox_helpers import crash_loop, create_ready, deployment, pods_of
+from kubeprobe.sandbox.faults import Faults
+from tests.remedy.sandbox_helpers import create_ready, deployment, pods_of
 from tests.web.browser import free_port, serving_dashboard
 
 ADMIN = "kp_fault-to-healed-admin"
@@ -43,30 +42,6 @@ ladder:
 """
 
 
-@contextlib.asynccontextmanager
-async def crash_looping(kube: KubeClient, pod: dict[str, Any]) -> AsyncIterator[None]:
-    """The fault: the pod's container crash-loops until the pod is deleted."""
-    path = f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}"
-    stop = asyncio.Event()
-
-    async def keep() -> None:
-        while not stop.is_set():
-            try:
-                await crash_loop(kube, await kube.get(path))
-            except NotFoundError:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-
-    await crash_loop(kube, pod)
-    task = asyncio.create_task(keep())
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
 async def _ok(resp: httpx.Response, status: int = 200) -> Any:
     assert resp.status_code == status, f"{resp.request.url}: {resp.status_code} {resp.text}"
     return resp.json() if resp.content else None
@@ -82,14 +57,20 @@ async def _run(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def heal_once(
-    http: httpx.AsyncClient, kube: KubeClient, namespace: str, *, approve: bool, app: str = "healme"
+    http: httpx.AsyncClient,
+    kube: KubeClient,
+    faults: Faults,
+    namespace: str,
+    *,
+    approve: bool,
+    app: str = "healme",
 ) -> dict[str, float]:
     """One fault → healed (a new Deployment ``app`` whose pod crash-loops): seconds from the fault
     to each milestone, and the incident's id."""
     await create_ready(kube, namespace, deployment(app, 1, labels={"heal": "me"}))
     victim = (await pods_of(kube, namespace, app))[0]
     start = time.monotonic()
-    async with crash_looping(kube, victim):
+    async with faults.crash_looping(namespace, victim["metadata"]["name"]):
         failed = await _run(http)
         assert failed["state"] == "failed", (failed["messages"], failed.get("details"))
         detected = time.monotonic() - start
@@ -169,5 +150,5 @@ async def test_a_crash_looping_pod_goes_from_fault_to_healed_through_an_approval
     sandbox: Sandbox, kube: KubeClient, namespace: str, tmp_path: Path
 ) -> None:
     async with healing_center(tmp_path, sandbox, namespace, "approval") as http:
-        times = await heal_once(http, kube, namespace, approve=True)
+        times = await heal_once(http, kube, Faults(sandbox), namespace, approve=True)
     assert times["resolved_s"] > times["pod_healed_s"] > times["proposed_s"] >= times["detected_s"]

@@ -19,14 +19,24 @@ def pod(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def _template(app: str) -> dict[str, Any]:
+def _template(
+    app: str, spec: dict[str, Any] | None = None, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
-        "metadata": {"labels": {"app": app}},
-        "spec": {"containers": [{"name": "main", "image": IMAGE}]},
+        "metadata": {"labels": {"app": app, **(labels or {})}},
+        "spec": {"containers": [{"name": "main", "image": IMAGE}], **(spec or {})},
     }
 
 
-def deployment(name: str, replicas: int) -> dict[str, Any]:
+def deployment(
+    name: str,
+    replicas: int,
+    *,
+    template_spec: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Deployment of ``replicas`` pause pods labelled ``app: name`` (plus ``labels``);
+    ``template_spec`` adds to the pod spec (a nodeSelector ...)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -34,7 +44,7 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": _template(name),
+            "template": _template(name, template_spec, labels),
         },
     }
 

@@ -18,7 +18,7 @@ from kubeprobe.center.settings import CenterSettings
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.center.helpers import KUBECONFIG
-from tests.remedy.sandbox_helpers import crash_loop, create_ready, deployment, pods_of
+from tests.remedy.sandbox_helpers import crash_looping_pod, pod_delete
 from tests.web.browser import free_port, serving_dashboard
 from tests.web.test_dashboard import shot
 
@@ -71,15 +71,8 @@ async def login(browser: Browser, center: Center, token: str) -> Page:
 async def test_remediations_listed_approved_denied_and_audited(
     center: Center, browser: Browser, kube: KubeClient, namespace: str
 ) -> None:
-    await create_ready(kube, namespace, deployment("view-web", 1))
-    victim = (await pods_of(kube, namespace, "view-web"))[0]
-    await crash_loop(kube, victim)
-    pod = {
-        "cluster": "sandbox",
-        "action": "pod-delete",
-        "name": victim["metadata"]["name"],
-        "namespace": namespace,
-    }
+    victim = await crash_looping_pod(kube, namespace, "view-web")
+    pod = pod_delete(victim)
     good = await _ok(await center.http.post("/api/v1/remediations", json=pod), 201)
     bad = await _ok(
         await center.http.post(

@@ -1,5 +1,6 @@
 """`kubeprobe demo`: sandbox clusters, the center on its embedded SQLite store, built-in cases
-bound to the clusters, runs on a schedule and by a change event, results as they come in."""
+bound to the clusters, runs on a schedule and by a change event, results as they come in; then a
+fault healed by an approved remediation, narrated (`kubeprobe.cli.demo_heal`)."""
 
 from __future__ import annotations
 
@@ -124,12 +125,15 @@ async def _show(
     return runs
 
 
-def demo(
+def demo(  # noqa: PLR0917 (typer options)
     clusters: int = typer.Option(2, "--clusters", min=1, max=5, help="Sandbox clusters to start."),
     nodes: int = typer.Option(3, "--nodes", min=1, help="kwok nodes per sandbox."),
     port: int = typer.Option(8080, "--port", help="Port of the center (a free one if taken)."),
     duration: float = typer.Option(90, "--duration", help="Seconds to show results (0: until Ctrl-C)."),
     interval: float = typer.Option(20, "--interval", min=10, help="Seconds between scheduled runs."),
+    heal: bool = typer.Option(
+        True, "--heal/--no-heal", help="Then a fault, healed by an approved remediation."
+    ),
 ) -> None:
     """The product on one machine: sandbox clusters, the center, built-in probes on a schedule and by event.
 
@@ -146,14 +150,19 @@ def demo(
     port = port if port_free(port) else free_port()
     data_dir = Path(default_data_dir()) / "demo"
     url = f"http://127.0.0.1:{port}"
+    healing: dict[str, Any] = {}
+    if heal:  # the self-heal verdict goes to the demo's policy (kubeprobe/cli/demo_heal.py)
+        from kubeprobe.cli.demo_heal import write_policy
+
+        healing = {"analysis": {"self_healing": True}, "remedy": {"policies_file": write_policy(data_dir)}}
     settings = CenterSettings(
-        data_dir=data_dir, admin_token=TOKEN, port=port, public_url=url, runner_mode="local"
+        data_dir=data_dir, admin_token=TOKEN, port=port, public_url=url, runner_mode="local", **healing
     )
-    asyncio.run(_serve(settings, boxes, url, duration, interval))
+    asyncio.run(_serve(settings, boxes, url, duration, interval, heal))
 
 
-async def _serve(
-    settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float
+async def _serve(  # noqa: PLR0917 (the demo's pieces)
+    settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float, heal: bool
 ) -> None:
     from kubeprobe.web import create_web_app  # the web stack loads slowly: only for the demo
 
@@ -182,6 +191,14 @@ async def _serve(
             console.rule("[bold]4. results as they come in")
             runs = await _show(http, duration, min(15.0, duration / 3 if duration else 15.0), boxes[0].name)
             health = await _ok(await http.get(f"/api/v1/clusters/{boxes[0].name}/health"))
+            if heal:
+                from kubeprobe.cli.demo_heal import heal_act
+
+                console.rule("[bold]5. a fault, healed")
+                try:
+                    await heal_act(http, boxes[0], console)
+                except (httpx.HTTPError, TimeoutError) as exc:
+                    console.print(f"the healing act stopped: {exc}", markup=False)
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,8 +1,8 @@
 """Reversible faults injected into a sandbox, for proving that probes notice them.
 
-Every fault has its undo. Component faults act on processes (SIGSTOP/SIGCONT, stop/start); the
-others change objects through the API server, marked with the ``kubeprobe.io/fault`` label so a
-forgotten one is easy to find.
+Every fault has its undo. Component faults act on processes (SIGSTOP/SIGCONT, stop/start); a
+crash-looping pod is its status reported as its kubelet would; the others change objects through
+the API server, marked with the ``kubeprobe.io/fault`` label so a forgotten one is easy to find.
 """
 
 from __future__ import annotations
@@ -27,6 +27,31 @@ FAULT_LABEL = "kubeprobe.io/fault"
 NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
 WEBHOOK_NAME = "kubeprobe-fault-failing-webhook"
 QUOTA_NAME = "kubeprobe-fault-quota"
+BACK_OFF = "back-off 5m0s restarting failed container"
+
+
+def crash_loop_status(pod: dict[str, Any], restarts: int = 5) -> dict[str, Any]:
+    """A pod status whose containers are in CrashLoopBackOff after ``restarts`` restarts."""
+    containers = (pod.get("spec") or {}).get("containers") or [{"name": "main", "image": ""}]
+    return {
+        "containerStatuses": [
+            {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": "",
+                "ready": False,
+                "restartCount": restarts,
+                "started": False,
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": "back-off 5m0s restarting failed container",
+                    }
+                },
+            }
+            for c in containers
+        ]
+    }
 
 
 def _component(name: str, sandbox: Sandbox | None = None) -> str:
@@ -68,6 +93,36 @@ class Faults:
         """Undo :meth:`stop`; returns when the whole sandbox is healthy again."""
         await self.sandbox.start(_component(component, self.sandbox))
         await self.sandbox.wait_ready()
+
+    # -- pods --------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def crash_looping(self, namespace: str, pod: str, every: float = 1.0) -> AsyncIterator[None]:
+        """The pod's containers crash-loop for the block, or until the pod is deleted: its status
+        says CrashLoopBackOff, as its kubelet would. kwok runs no container and writes its own
+        status, so the fault is reported again every ``every`` seconds."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}"
+        stop = asyncio.Event()
+        async with self.sandbox.client() as kube:
+
+            async def report() -> bool:
+                try:
+                    await kube.patch(f"{path}/status", {"status": crash_loop_status(await kube.get(path))})
+                except NotFoundError:
+                    return False  # deleted: the fault is over
+                return True
+
+            async def keep() -> None:
+                while not stop.is_set() and await report():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), every)
+
+            await report()
+            task = asyncio.create_task(keep())
+            try:
+                yield
+            finally:
+                stop.set()
+                await task
 
     # -- nodes -------------------------------------------------------------------------------
     async def node_not_ready(self, node: str) -> None:

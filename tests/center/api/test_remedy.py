@@ -13,7 +13,7 @@ from kubeprobe.kube.waiting import wait_for
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.center.conftest import Client
 from tests.center.helpers import ok
-from tests.remedy.sandbox_helpers import crash_loop, create_ready, deployment, pods_of
+from tests.remedy.sandbox_helpers import crash_looping_pod, pod_delete, pods_of
 
 TERMINAL = {"verified", "failed", "denied", "precondition", "shadow", "fenced", "error", "unverified"}
 
@@ -36,15 +36,8 @@ async def test_an_approval_executes_exactly_once(
         ),
         201,
     )
-    await create_ready(kube, namespace, deployment("web", 2))
-    victim = (await pods_of(kube, namespace, "web"))[0]
-    await crash_loop(kube, victim)
-    body = {
-        "cluster": "sandbox",
-        "action": "pod-delete",
-        "name": victim["metadata"]["name"],
-        "namespace": namespace,
-    }
+    victim = await crash_looping_pod(kube, namespace, "web", 2)
+    body = pod_delete(victim)
     rem = await ok(await admin.post("/api/v1/remediations", json=body), 201)
     assert rem["state"] == "awaiting-approval"
     first, second = await asyncio.gather(
@@ -101,15 +94,8 @@ async def test_a_preview_shows_the_plan_and_the_defenders_answer_and_stores_noth
     admin = api()
     body = {"name": "sandbox", "kubeconfig": sandbox.kubeconfig.read_text()}
     await ok(await admin.post("/api/v1/clusters", json=body), 201)
-    await create_ready(kube, namespace, deployment("peek", 1))
-    victim = (await pods_of(kube, namespace, "peek"))[0]
-    await crash_loop(kube, victim)
-    ask = {
-        "cluster": "sandbox",
-        "action": "pod-delete",
-        "name": victim["metadata"]["name"],
-        "namespace": namespace,
-    }
+    victim = await crash_looping_pod(kube, namespace, "peek")
+    ask = pod_delete(victim)
     seen = await ok(await admin.post("/api/v1/remediations/preview", json=ask))
     assert seen["allowed"] is True, seen
     assert seen["problems"] == []

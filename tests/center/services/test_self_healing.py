@@ -28,7 +28,14 @@ from tests.alerting.helpers import signal
 from tests.center.api.test_remedy import TERMINAL
 from tests.center.conftest import ADMIN, CenterApp
 from tests.center.helpers import ok
-from tests.remedy.sandbox_helpers import LOOSE, crash_loop, create_ready, deployment, pods_of
+from tests.remedy.sandbox_helpers import (
+    LOOSE,
+    crash_loop,
+    crash_looping_pod,
+    create_ready,
+    deployment,
+    pods_of,
+)
 
 
 def policy(mode: str, namespace: str, app: str, timeout: float = 60) -> str:
@@ -83,9 +90,7 @@ async def test_a_self_heal_verdict_is_proposed_approved_once_verified_and_told_o
     healing = await setup(
         center_app, sandbox, store, box, policy("approval", namespace, "web"), defender=LOOSE
     )
-    await create_ready(kube, namespace, deployment("web", 2))
-    victim = (await pods_of(kube, namespace, "web"))[0]
-    await crash_loop(kube, victim)
+    victim = await crash_looping_pod(kube, namespace, "web", 2)
     incident = await healing.observe(failure())
     assert incident is not None
     await healing.observe(failure(run_id="second"))  # one remediation per incident at a time
@@ -132,9 +137,7 @@ async def test_a_cluster_in_a_maintenance_window_is_not_acted_on_and_the_audit_s
     ends = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
     window = {"matchers": ["cluster=sandbox"], "mode": "pause", "ends": ends, "comment": "kernel upgrade"}
     await ok(await admin.post("/api/v1/silences", json=window), 201)
-    await create_ready(kube, namespace, deployment("maint", 1))
-    victim = (await pods_of(kube, namespace, "maint"))[0]
-    await crash_loop(kube, victim)
+    victim = await crash_looping_pod(kube, namespace, "maint")
     incident = await healing.observe(failure())
     assert incident is not None
     done = await finished(center_app, incident)

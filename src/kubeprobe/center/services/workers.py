@@ -84,7 +84,7 @@ async def background_workers(
         store, on_run=dispatcher.wake, dispatcher=dispatcher, paused=incidents.paused_pairs, ownership=keeper
     )
     watches = WatchManager(store, box, on_run=dispatcher.wake, ownership=keeper)
-    healing = SelfHealing(store, box, incidents, remedy)
+    healing = SelfHealing(store, box, incidents, remedy, replica=keeper.replica if keeper else "center")
     analysis_worker = AnalysisWorker(
         store, box, healing, settings=analysis, links=links, replica=keeper.replica if keeper else None
     )
