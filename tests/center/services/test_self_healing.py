@@ -27,7 +27,7 @@ from kubeprobe.sandbox.cluster import Sandbox
 from tests.alerting.helpers import signal
 from tests.center.api.test_remedy import TERMINAL
 from tests.center.conftest import ADMIN, CenterApp
-from tests.center.helpers import ok
+from tests.center.helpers import TEMPLATE, ok
 from tests.remedy.sandbox_helpers import (
     LOOSE,
     crash_loop,
@@ -188,3 +188,43 @@ async def test_a_fault_the_action_cannot_fix_opens_the_breaker_and_escalates_the
         events = [d.event for d in (await s.execute(select(DeliveryRow).order_by(DeliveryRow.id))).scalars()]
     assert events == ["firing", "escalated"]
     assert "breaker-open" in [r.event for r in await SqlDefenderStore(store).audit()]
+
+
+async def test_a_cluster_with_a_release_gate_in_progress_is_not_acted_on(  # noqa: PLR0917 (fixtures)
+    center_app: CenterApp, store: Store, box: SecretBox, sandbox: Sandbox, kube: KubeClient, namespace: str
+) -> None:
+    healing = await setup(center_app, sandbox, store, box, policy("auto", namespace, "gated"), defender=LOOSE)
+    admin = center_app.client()
+    await ok(await admin.post("/api/v1/templates", json=TEMPLATE), 201)
+    await ok(await admin.post("/api/v1/cases", json={"name": "pod", "template": "pod-lifecycle"}), 201)
+    binding = {"name": "on-release", "case": "pod", "cluster": "sandbox", "events": ["release"]}
+    await ok(await admin.post("/api/v1/bindings", json=binding), 201)
+    await ok(await admin.post("/api/v1/gates", json={"cluster": "sandbox", "change_id": "rel-7"}), 201)
+    victim = await crash_looping_pod(kube, namespace, "gated")  # the gate's run stays pending: no dispatcher
+    incident = await healing.observe(failure())
+    assert incident is not None
+    done = await finished(center_app, incident)
+    assert done["state"] == "denied", done
+    assert [d.split(":")[0] for d in done["result"]["denials"]] == ["freeze.gate"]
+    assert done["result"]["freezes"] == ["release gate rel-7 is pending"]
+    assert victim["metadata"]["uid"] in {
+        p["metadata"]["uid"] for p in await pods_of(kube, namespace, "gated")
+    }
+
+
+async def test_targets_come_from_the_failure_or_the_policy(box: SecretBox) -> None:
+    text = """
+- name: nodes
+  cause: node.not_ready
+  ladder: [{action: node-drain}]
+- name: fixed
+  cause: controller.stalled
+  ladder: [{action: deployment-rollback, params: {target: {name: web, namespace: shop}}}]
+"""
+    policies = load_policies(text)
+    healing = SelfHealing(Store.connect("sqlite+aiosqlite://"), box, policies=policies)
+    facts = {"facts": {"not_ready_nodes": ["n7", "n9"]}}
+    drain, rollback = (p.ladder[0] for p in policies.policies)
+    assert await healing._target(failure(cause="node.not_ready", evidence=facts), drain) == ("", "n7")
+    assert await healing._target(failure(cause="node.not_ready", evidence={}), drain) is None
+    assert await healing._target(failure(cause="controller.stalled"), rollback) == ("shop", "web")
