@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +42,22 @@ CLUSTER = "real"
 AddTemplate = Callable[..., Awaitable[str]]
 KHCHECK = Path(__file__).parent / "khcheck"
 KHCHECK_IMAGE = "kubeprobe.local/khcheck:test"
+#: Where ``khcheck_image`` writes its archive (for faults that remove the image and load it again).
+KHCHECK_ARCHIVE = Path(tempfile.gettempdir()) / f"kubeprobe-khcheck-{os.getpid()}.tar"
 
 
 @pytest.fixture(scope="session")
-def khcheck_image(real_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
+def khcheck_image(real_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The Go check as an image of one static binary (user 65532), loaded into the real node."""
     out = tmp_path_factory.mktemp("khcheck")
     run_go("khcheck", ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "khcheck"), "."],
            KHCHECK, out / "build.log")  # fmt: skip
     layer = oci.layer_from_files({"/khcheck": ((out / "khcheck").read_bytes(), 0o755)}, out / "layer.tgz")
     config = oci.ImageConfig(entrypoint=("/khcheck",), user="65532:65532", env=())
-    oci.write_archive(KHCHECK_IMAGE, [layer], config, out / "khcheck.tar")
-    realcluster.load_archive(real_sandbox.state, out / "khcheck.tar")
-    return KHCHECK_IMAGE
+    oci.write_archive(KHCHECK_IMAGE, [layer], config, KHCHECK_ARCHIVE)
+    realcluster.load_archive(real_sandbox.state, KHCHECK_ARCHIVE)
+    yield KHCHECK_IMAGE
+    KHCHECK_ARCHIVE.unlink(missing_ok=True)
 
 
 @pytest_asyncio.fixture
