@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -125,8 +124,6 @@ class NulRefusal:
                 raise
 
 
-#: A JSON escape of NUL: ``\\u0000`` whose backslash is not itself escaped (an even run before it).
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _OPEN_ENDS = (b"u000", b"u00", b"u0", b"u", b"")
 
 
@@ -134,15 +131,22 @@ def nul_escape(data: bytes) -> tuple[bool, bytes]:
     """Whether ``data`` (a JSON body, or a chunk of one after the last call's tail) holds a NUL,
     raw or escaped; and the tail to put before the next chunk.
 
-    The tail keeps an escape split between chunks whole (backslashes, then a start of ``u0000``),
-    with the run of backslashes cut to its parity (one or two), so a long run never grows it.
+    An escape ``\\u0000`` is a NUL when its backslash is not itself escaped: the run of
+    backslashes that ends with it is odd. The tail keeps an escape split between chunks whole
+    (backslashes, then a start of ``u0000``), with that run cut to its parity (one or two). Linear
+    time: substring searches and slices only (a regex with a lookbehind took 750 ms for 8 MiB).
     """
-    if b"\x00" in data or _NUL_ESCAPE.search(data):
+    if b"\x00" in data:
         return True, b""
+    floor = 0  # a run of backslashes never reaches back past the previous escape's last '0'
+    while (at := data.find(b"\\u0000", floor)) != -1:
+        if (at + 1 - floor - len(data[floor : at + 1].rstrip(b"\\"))) % 2:
+            return True, b""
+        floor = at + 6
     for end in _OPEN_ENDS:
-        stem = data[: len(data) - len(end)]
-        if data.endswith(end) and stem.endswith(b"\\"):
-            run = len(stem) - len(stem.rstrip(b"\\"))
+        cut = len(data) - len(end)
+        if data.endswith(end) and data[cut - 1 : cut] == b"\\":
+            run = cut - len(data[:cut].rstrip(b"\\"))
             return False, b"\\" * (2 - run % 2) + end
     return False, b""
 
