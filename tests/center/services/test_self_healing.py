@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from kubeprobe.alerting.signals import Outcome
@@ -38,7 +39,7 @@ from tests.remedy.sandbox_helpers import (
 )
 
 
-def policy(mode: str, namespace: str, app: str, timeout: float = 60) -> str:
+def policy(mode: str, namespace: str, app: str, timeout: float = 60, tries: int = 2) -> str:
     return f"""
 name: crash-loop
 version: 2
@@ -47,7 +48,7 @@ mode: {mode}
 ladder:
   - action: pod-delete
     timeout_seconds: {timeout}
-    max_tries: 2
+    max_tries: {tries}
     params: {{namespace: {namespace}, selector: app={app}}}
 """
 
@@ -154,13 +155,30 @@ async def test_a_cluster_in_a_maintenance_window_is_not_acted_on_and_the_audit_s
     assert "freeze.maintenance" in detail["remediations"][0]["reason"]
 
 
-async def test_a_fault_the_action_cannot_fix_opens_the_breaker_and_escalates_the_incident(  # noqa: PLR0917 (fixtures)
-    center_app: CenterApp, store: Store, box: SecretBox, sandbox: Sandbox, kube: KubeClient, namespace: str
+@pytest.mark.parametrize(
+    ("failures", "tries", "why"),
+    [
+        (1, 2, "the pod-delete breaker on sandbox is open"),
+        (5, 1, "policy crash-loop tried every step of its ladder without a verified outcome"),
+    ],
+    ids=["breaker", "ladder"],
+)
+async def test_a_fault_the_action_cannot_fix_escalates_the_incident(  # noqa: PLR0917 (fixtures)
+    center_app: CenterApp,
+    store: Store,
+    box: SecretBox,
+    sandbox: Sandbox,
+    kube: KubeClient,
+    namespace: str,
+    failures: int,
+    tries: int,
+    why: str,
 ) -> None:
+    """The breaker opens after ``failures`` failed tries, or the ladder runs out after ``tries``."""
     strict = DefenderSettings(
-        caps=LOOSE.caps, rates=LOOSE.rates, breaker=BreakerSettings(consecutive_failures=1)
+        caps=LOOSE.caps, rates=LOOSE.rates, breaker=BreakerSettings(consecutive_failures=failures)
     )
-    text = policy("auto", namespace, "pinned", timeout=3)
+    text = policy("auto", namespace, "pinned", timeout=3, tries=tries)
     healing = await setup(center_app, sandbox, store, box, text, defender=strict)
     async with store.transaction() as s:
         hook = ReceiverIn(name="hook", kind="webhook", secrets={"url": "http://127.0.0.1:9/hook"})
@@ -183,11 +201,12 @@ async def test_a_fault_the_action_cannot_fix_opens_the_breaker_and_escalates_the
     assert done["state"] == "failed", done
     detail = await ok(await center_app.client().get(f"/api/v1/incidents/{incident}"))
     assert detail["priority"] == "P2"  # one worse than the P3 it opened with
-    assert "pod-delete breaker on sandbox is open" in detail["reason"]
+    assert why in detail["reason"]
     async with store.transaction() as s:
         events = [d.event for d in (await s.execute(select(DeliveryRow).order_by(DeliveryRow.id))).scalars()]
     assert events == ["firing", "escalated"]
-    assert "breaker-open" in [r.event for r in await SqlDefenderStore(store).audit()]
+    opened = "breaker-open" in [r.event for r in await SqlDefenderStore(store).audit()]
+    assert opened == (failures == 1)
 
 
 async def test_a_cluster_with_a_release_gate_in_progress_is_not_acted_on(  # noqa: PLR0917 (fixtures)
