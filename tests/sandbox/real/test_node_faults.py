@@ -147,3 +147,37 @@ async def test_stopped_kube_proxy_leaves_pods_without_services(
     logs = run["details"]["runner"]["logs"]
     assert "could not run pod-lifecycle on cluster real: https://10.96.0.1:443: " in logs, run
     assert "timed out" in logs, logs
+
+
+async def test_crash_loop_is_a_crash(
+    real_sandbox: Sandbox,
+    real_kube: KubeClient,
+    real_namespace: str,
+    classifier: Classifier,
+    kubeprobe_image: str,
+) -> None:
+    faults = NodeFaults(real_sandbox)
+    name = await faults.crash_loop(real_namespace, kubeprobe_image)
+    pods = f"/api/v1/namespaces/{real_namespace}/pods"
+
+    def waiting(items: list[dict[str, Any]]) -> dict[str, Any]:
+        for pod in items:
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                state = (cs.get("state") or {}).get("waiting") or {}
+                if state.get("reason") == "CrashLoopBackOff":
+                    return {"pod": pod["metadata"]["name"], **state}
+        return {}
+
+    try:
+        items = await wait_for(
+            lambda: real_kube.list_all(pods, labelSelector=f"app={name}"),
+            lambda i: bool(waiting(i)),
+            timeout=90,
+            what="CrashLoopBackOff",
+        )
+    finally:
+        await faults.remove_crash_loop(real_namespace)
+    state = waiting(items)
+    message = f"pod {state['pod']} is not running: {state['reason']}: {state.get('message', '')}"
+    found = await _cause(real_kube, classifier, "running", [message])
+    assert found.cause == "runtime.crash", (found, message)
