@@ -181,3 +181,17 @@ async def test_crash_loop_is_a_crash(
     message = f"pod {state['pod']} is not running: {state['reason']}: {state.get('message', '')}"
     found = await _cause(real_kube, classifier, "running", [message])
     assert found.cause == "runtime.crash", (found, message)
+
+
+async def test_disk_pressure_is_node_pressure(
+    real_sandbox: Sandbox, real_kube: KubeClient, classifier: Classifier
+) -> None:
+    faults = NodeFaults(real_sandbox)
+    await faults.disk_pressure()
+    try:
+        out = await _node_probe(real_kube, running_seconds=10)
+    finally:
+        await faults.relieve_pressure()
+    assert out.state == "failed", out
+    found = await _cause(real_kube, classifier, _failed_step(out.body), out.body["messages"])
+    assert found.cause == "node.pressure", (found, out.body["messages"])
