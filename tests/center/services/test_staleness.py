@@ -11,12 +11,14 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.services.alerting import IncidentService
 from kubeprobe.center.services.staleness import StalenessService
 from kubeprobe.center.settings import StalenessSettings
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.tables import Case, Cluster, Run
 from tests.center.conftest import CenterApp
 from tests.center.helpers import ok, result, seed
 
@@ -77,6 +79,37 @@ async def test_a_binding_starved_of_runs(center_app: CenterApp, store: Store, bo
     clock.now = T0 + dt.timedelta(seconds=210)
     await service.sweep()
     assert await _open(admin) == {}
+
+
+async def test_a_run_in_flight_is_not_silence(center_app: CenterApp, store: Store, box: SecretBox) -> None:
+    """A slow run (stuck behind another fault, ended by its deadline at the latest) keeps its binding
+    from being called silent; the fault suite saw a paused etcd open a second, staleness incident."""
+    admin, clock, service = await _setup(center_app, store, box)
+    await _post(admin, "succeeded", T0)
+    async with store.transaction() as session:
+        cluster_id = await session.scalar(select(Cluster.id).where(Cluster.name == "c0"))
+        for case in ("pod", "pod3"):
+            case_id = await session.scalar(select(Case.id).where(Case.name == case))
+            created = T0 + dt.timedelta(seconds=100)
+            session.add(
+                Run(
+                    id=uuid.uuid4().hex,
+                    case_id=case_id,
+                    cluster_id=cluster_id,
+                    trigger="interval",
+                    state="running",
+                    created=created,
+                    deadline=created + dt.timedelta(seconds=300),
+                    started=created,
+                    finished=None,
+                )
+            )
+    clock.now = T0 + dt.timedelta(seconds=150)
+    await service.sweep()  # the last result is 150 s old, but a run is on its way
+    assert "cluster/c0/staleness.binding" not in await _open(admin)
+    clock.now = T0 + dt.timedelta(seconds=221)  # two intervals after that run started: silent
+    await service.sweep()
+    assert "cluster/c0/staleness.binding" in await _open(admin)
 
 
 async def test_a_cluster_that_stops_answering(center_app: CenterApp, store: Store, box: SecretBox) -> None:

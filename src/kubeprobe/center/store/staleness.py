@@ -1,8 +1,8 @@
 """What the staleness watches read (silence is not health; see :mod:`kubeprobe.alerting.staleness`).
 
 - A **binding** watch per target (case x cluster) of an enabled interval binding: last heard from
-  is its case's newest result on that cluster of any state (``case_status``), else the binding's
-  creation.
+  is its case's newest result on that cluster of any state (``case_status``) or the start of a run
+  still in flight (dispatched or running: its deadline ends it), else the binding's creation.
 - A **cluster** watch per cluster that has such targets, at the shortest of their intervals: last
   heard from is its newest run that reached it (succeeded or failed; ``error`` is KubeProbe not
   reaching it) within the lookback (a day, or ten intervals; index ``cluster_id, finished``),
@@ -35,8 +35,10 @@ from kubeprobe.center.store.tables import (
 )
 from kubeprobe.center.store.targets import expand
 from kubeprobe.model import RunState
+from kubeprobe.model.runs import IN_FLIGHT_STATES
 
 ANSWERED = (str(RunState.SUCCEEDED), str(RunState.FAILED))
+IN_FLIGHT = tuple(str(state) for state in IN_FLIGHT_STATES)
 #: How far back a cluster's last answer is looked for (at least; ten intervals when longer).
 LOOKBACK_S = 86_400.0
 
@@ -146,6 +148,17 @@ async def _scheduled(store: Store) -> list[Watch]:
                 select(CaseStatus.cluster_id, CaseStatus.case_id, CaseStatus.state, CaseStatus.finished)
             )
         ).all()
+        # A run on its way (dispatched or running, ended by its deadline at the latest) is not
+        # silence: a slow run during another fault is that fault's, not a second incident.
+        in_flight = {
+            (c, k): aware(created)
+            for c, k, created in await session.execute(
+                select(Run.cluster_id, Run.case_id, func.max(Run.created))
+                .where(Run.state.in_(IN_FLIGHT))
+                .group_by(Run.cluster_id, Run.case_id)
+            )
+            if created is not None
+        }
         since = utcnow() - dt.timedelta(seconds=max(LOOKBACK_S, 10 * max(t.interval or 0 for t in periodic)))
         answered = {
             c: aware(f)
@@ -161,6 +174,9 @@ async def _scheduled(store: Store) -> list[Watch]:
             if f is not None
         }
     last = {(c, k): aware(f) for c, k, _, f in status}
+    for key, created in in_flight.items():
+        if last.get(key) is None or created > last[key]:
+            last[key] = created
     out: list[Watch] = []
     shortest: dict[int, float] = {}
     for t in periodic:
