@@ -72,6 +72,21 @@ async def setup(
     return healing
 
 
+async def scheduler_sees_cordon(kube: KubeClient, namespace: str, pin: dict[str, Any]) -> None:
+    """Wait until the scheduler refuses a pod pinned to the cordoned node (its cache lags the API)."""
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    spec = {"containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}], **pin}
+    await kube.create(
+        path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cordon-check"}, "spec": spec}
+    )
+
+    def refused(pod: dict[str, Any]) -> bool:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
+
+    await wait_for(lambda: kube.get(f"{path}/cordon-check"), refused, timeout=30, what="the cordon seen")
+
+
 async def finished(center: CenterApp, incident: int) -> dict[str, Any]:
     client = center.client()
 
@@ -193,20 +208,30 @@ async def test_a_fault_the_action_cannot_fix_escalates_the_incident(  # noqa: PL
     await crash_loop(kube, victim)
     await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}})
     try:
+        await scheduler_sees_cordon(kube, namespace, pin)
         incident = await healing.observe(failure())
         assert incident is not None
         done = await finished(center_app, incident)
     finally:
         await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
     assert done["state"] == "failed", done
-    detail = await ok(await center_app.client().get(f"/api/v1/incidents/{incident}"))
-    assert detail["priority"] == "P2"  # one worse than the P3 it opened with
+
+    async def incident_now() -> dict[str, Any]:
+        got: dict[str, Any] = await ok(await center_app.client().get(f"/api/v1/incidents/{incident}"))
+        return got
+
+    # escalated right after the outcome is written: one worse than the P3 it opened with
+    detail = await wait_for(incident_now, lambda i: i["priority"] == "P2", timeout=30, what="escalated")
     assert why in detail["reason"]
     async with store.transaction() as s:
         events = [d.event for d in (await s.execute(select(DeliveryRow).order_by(DeliveryRow.id))).scalars()]
     assert events == ["firing", "escalated"]
     opened = "breaker-open" in [r.event for r in await SqlDefenderStore(store).audit()]
     assert opened == (failures == 1)
+    await crash_loop(kube, (await pods_of(kube, namespace, "pinned"))[0])  # its replacement, troubled too
+    assert (
+        await healing.propose_for(failure(run_id="later"), incident) is None
+    )  # breaker open, or ladder spent
 
 
 async def test_a_cluster_with_a_release_gate_in_progress_is_not_acted_on(  # noqa: PLR0917 (fixtures)

@@ -8,7 +8,8 @@ incident, in the policy's mode: ``shadow`` and ``auto`` run at once (shadow reco
 have been done), ``approval`` waits for an approve (API, CLI, dashboard, chat).
 
 One remediation per incident at a time; a policy whose ladder ran out, or one a person denied,
-proposes nothing more for that incident; a shadow policy records its proposal once.
+proposes nothing more for that incident; nor while the action's breaker on the cluster is open (a
+person closes it); a shadow policy records its proposal once.
 
 Targets come from what the failure showed: a node action takes the first NotReady node of the
 evidence; a pod action the first troubled pod (crash-looping, stuck) matching the step's
@@ -34,11 +35,13 @@ from kubeprobe.center.settings import RemedySettings
 from kubeprobe.center.store import remediations
 from kubeprobe.center.store.clusters import connection_of
 from kubeprobe.center.store.database import Store
+from kubeprobe.center.store.remedy import SqlDefenderStore
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.remedy.actions import ACTIONS
 from kubeprobe.remedy.actions.pods import pod_trouble
-from kubeprobe.remedy.defender import DefenderSettings, Mode
+from kubeprobe.remedy.defender import Defender, DefenderSettings, Mode
+from kubeprobe.remedy.defender.rules import bucket_key
 from kubeprobe.remedy.errors import RemedyError
 from kubeprobe.remedy.policies import LadderStep, Policy, PolicySet, load_policies
 
@@ -102,6 +105,11 @@ class SelfHealing:
         if step is None:
             return None
         index, rung = step
+        breaker = (await Defender(SqlDefenderStore(self.store)).state()).breakers.get(
+            bucket_key(rung.action, signal.cluster)
+        )
+        if breaker is not None and breaker.open:  # until a person closes it: the incident escalated
+            return None
         target = await self._target(signal, rung)
         if target is None:
             log.info(
