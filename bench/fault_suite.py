@@ -457,7 +457,9 @@ async def run(args: argparse.Namespace) -> None:
     await asyncio.to_thread(fresh_folder, work)
     await set_up_cluster(ctx)
     db = work / "center.db"
-    os.environ["KUBEPROBE_ANALYSIS_MODEL_CACHE"] = str(work / "models")
+    # a center that has run before has its classifier cached: the first scenario must not pay its training
+    models = Path.home() / ".cache" / "kubeprobe" / "bench" / "models"
+    os.environ["KUBEPROBE_ANALYSIS_MODEL_CACHE"] = str(models)
     server = start_server(f"sqlite+aiosqlite:///{db}", work, args.port)
     url = f"http://127.0.0.1:{args.port}"
     operator: subprocess.Popen[bytes] | None = None

@@ -271,12 +271,15 @@ def cached_classifier(extra: list[LabeledFailure], cache_dir: Path | None) -> Cl
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
     model = Classifier(samples)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".rca-model-")
-    with os.fdopen(fd, "wb") as fh:
-        pickle.dump(model, fh)
-    os.replace(tmp, path)
-    for old in cache_dir.glob("rca-model-*.pickle"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    try:  # a cache that cannot be written (read-only filesystem, full disk) only costs the next start
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".rca-model-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(model, fh)
+        os.replace(tmp, path)
+        for old in cache_dir.glob("rca-model-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
     return model

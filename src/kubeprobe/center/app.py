@@ -30,7 +30,7 @@ from kubeprobe.center.services.builtin import builtin_templates, register_builti
 from kubeprobe.center.services.leases import LeaseKeeper, default_replica
 from kubeprobe.center.services.maintenance import maintain_forever
 from kubeprobe.center.services.workers import background_workers
-from kubeprobe.center.settings import CenterSettings
+from kubeprobe.center.settings import AnalysisSettings, CenterSettings
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.tokens import count_tokens, create_token
 
@@ -172,6 +172,14 @@ async def warm_routes(app: FastAPI) -> None:
         await app.router(scope, receive, send)
 
 
+def _with_model_cache(settings: CenterSettings) -> AnalysisSettings:
+    """The classifier is cached in the (private) data dir unless set: after a restart, the first
+    failure loads the model (tens of ms) instead of training it (seconds of CPU)."""
+    if settings.analysis.model_cache is not None:
+        return settings.analysis
+    return settings.analysis.model_copy(update={"model_cache": Path(settings.data_dir) / "models"})
+
+
 async def _refuse_nul(send: Send, field: str) -> None:
     body = f'{{"detail":"{field}: a NUL character (\\\\u0000) is not allowed in any text","field":"{field}"}}'
     await send(
@@ -207,7 +215,7 @@ async def _start_workers(
             store,
             app.state.box,
             dispatch=settings.dispatching,
-            analysis=settings.analysis,
+            analysis=_with_model_cache(settings),
             links=settings.links,
             staleness=settings.staleness,
             remedy=settings.remedy,

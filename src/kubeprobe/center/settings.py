@@ -64,7 +64,9 @@ class AnalysisSettings(BaseModel):
         default=20.0, gt=0, description="Time limit for gathering evidence."
     )
     self_healing: bool = Field(default=False, description="Hand healable causes to self-healing.")
-    model_cache: Path | None = Field(default=None, description="Where the trained classifier is cached.")
+    model_cache: Path | None = Field(
+        default=None, description="Where the trained classifier is cached (default: data_dir/models)."
+    )
 
 
 class StalenessSettings(BaseModel):
