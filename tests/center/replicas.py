@@ -165,6 +165,7 @@ class DbProxy:
     target_host: str
     target_port: int
     port: int = field(default_factory=free_port)
+    bind: str = "127.0.0.1"  # where it listens (another address for pods of a real-node sandbox)
     _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -181,7 +182,7 @@ class DbProxy:
 
     def restore(self) -> None:
         async def listen() -> None:
-            self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+            self._server = await asyncio.start_server(self._pipe, self.bind, self.port)
 
         self._call(listen())
 
@@ -198,6 +199,14 @@ class DbProxy:
 
     def close(self) -> None:
         self.cut()
+
+        async def drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self._call(drain())
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
