@@ -20,7 +20,7 @@ from kubeprobe.remedy.health import NodeHealthView
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.components import ORDER
 from kubeprobe.sandbox.faults import crash_loop_status
-from tests.sandbox.workloads import deployment
+from tests.sandbox.workloads import IMAGE, deployment
 
 LOOSE = DefenderSettings(
     caps=CapSettings(
@@ -67,6 +67,21 @@ async def crash_loop(kube: KubeClient, pod: dict[str, Any]) -> None:
     meta = pod["metadata"]
     path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
     await kube.patch(path, {"status": crash_loop_status(pod)})
+
+
+async def scheduler_sees_cordon(kube: KubeClient, namespace: str, pin: dict[str, Any]) -> None:
+    """Wait until the scheduler refuses a pod pinned to the cordoned node (its cache lags the API)."""
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    spec = {"containers": [{"name": "main", "image": IMAGE}], **pin}
+    await kube.create(
+        path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cordon-check"}, "spec": spec}
+    )
+
+    def refused(pod: dict[str, Any]) -> bool:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
+
+    await wait_for(lambda: kube.get(f"{path}/cordon-check"), refused, timeout=30, what="the cordon seen")
 
 
 class SandboxSupervisor:

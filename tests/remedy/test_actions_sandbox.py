@@ -37,6 +37,7 @@ from tests.remedy.sandbox_helpers import (
     deployment,
     observe,
     pods_of,
+    scheduler_sees_cordon,
 )
 
 CLUSTER = "sandbox"
@@ -116,6 +117,7 @@ async def test_a_fault_the_action_cannot_fix_opens_the_breaker_after_k_tries(
     params = {"require_trouble": False}
     try:
         await kube.patch(f"/api/v1/nodes/{nodes[0]}", {"spec": {"unschedulable": True}})
+        await scheduler_sees_cordon(kube, namespace, pin)
         states = []
         for _ in range(3):
             pods = await pods_of(kube, namespace, "pinned")

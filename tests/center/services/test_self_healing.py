@@ -36,6 +36,7 @@ from tests.remedy.sandbox_helpers import (
     create_ready,
     deployment,
     pods_of,
+    scheduler_sees_cordon,
 )
 
 
@@ -70,21 +71,6 @@ async def setup(
     healing = SelfHealing(store, box, IncidentService(store, box), policies=load_policies(text), **kw)
     center.app.state.self_healing = healing  # the API's approvals run through it
     return healing
-
-
-async def scheduler_sees_cordon(kube: KubeClient, namespace: str, pin: dict[str, Any]) -> None:
-    """Wait until the scheduler refuses a pod pinned to the cordoned node (its cache lags the API)."""
-    path = f"/api/v1/namespaces/{namespace}/pods"
-    spec = {"containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}], **pin}
-    await kube.create(
-        path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cordon-check"}, "spec": spec}
-    )
-
-    def refused(pod: dict[str, Any]) -> bool:
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
-
-    await wait_for(lambda: kube.get(f"{path}/cordon-check"), refused, timeout=30, what="the cordon seen")
 
 
 async def finished(center: CenterApp, incident: int) -> dict[str, Any]:
