@@ -134,6 +134,11 @@ async def test_center_chart_on_real_nodes(
         helm("uninstall", RELEASE, *base, check=False)
         await real_kube.delete(f"/api/v1/namespaces/{NS}")
         proxy.close()
+        conn = await asyncpg.connect(host=pg.host, port=pg.port, user=pg.username, database="postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
 
 
 async def _run_through_a_center_pod(
