@@ -112,3 +112,22 @@ def test_consequences_and_ruled_out_facts() -> None:
         "controller.stalled": "the controller-manager renews its leader lease"
     }
     assert "scheduling.no_nodes" not in ruled_out({"node_count": 0})
+
+
+def test_a_pod_that_cannot_reach_the_in_cluster_address_is_the_pod_network() -> None:
+    """kube-proxy stopped on a real node: the case in the run pod timed out on the `kubernetes`
+    Service's address, while the center reaches the API server at its own address."""
+    words = (
+        "could not run pod-lifecycle on cluster real: "
+        "https://10.96.0.1:443: POST /api/v1/namespaces timed out"
+    )
+    path = run("", words, facts=HEALTHY)
+    assert (path.cause, path.rule) == ("network.connection", ANSWER_RULE)
+    assert "10.96.0.1:443" in path.basis
+    assert "kube-proxy" in path.basis
+    # The same words while the API server itself is down: the component is the cause.
+    down = run("", words, facts={**HEALTHY, "apiserver_ready": False, "apiserver_answer": "timed out"})
+    assert down.cause == "apiserver.unavailable"
+    # The center's own address timing out is the API server, never the pod network.
+    own = run("", f"could not run pod-lifecycle on cluster real: {SERVER}: GET /api/v1/nodes timed out")
+    assert own.cause == "apiserver.unavailable"

@@ -24,7 +24,10 @@ Every status a probe can receive is covered, most specific first:
   address) → ``apiserver.unavailable``.
 
 A connection error counts only when it names the API server's address (when known): a refused
-connection to another address is the path the probe tested, not the API server.
+connection to another address is the path the probe tested, not the API server. A case in a run
+pod that could not start because the API server's in-cluster address did not answer (another
+address than the center's) → ``network.connection`` (pod network, kube-proxy); the component
+evidence still wins when the API server itself is down.
 """
 
 from __future__ import annotations
@@ -153,6 +156,10 @@ _CONNECTION = re.compile(
 )
 
 
+#: A case that could not start its work (kubeprobe.cases.execute), naming the address it used.
+_COULD_NOT_RUN = re.compile(r"could not run \S+ on cluster \S+: (?:https?://)?(?P<address>[^\s/]+?):? ")
+
+
 def _cut(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -180,6 +187,15 @@ def read_answers(messages: Iterable[str], apiserver: str = "") -> list[Answer]:
             assert how is not None
             basis = f"the API server at {host} did not answer ({how.group(0)})"
             _keep(found, Answer("apiserver.unavailable", 0.9, basis, _cut(message), host))
+        elif host and (run := _COULD_NOT_RUN.search(message)) and (how := _CONNECTION.search(message)):
+            # The case ran in a pod and used the API server's in-cluster address (the `kubernetes`
+            # Service), not the one the center reaches: the pod network or kube-proxy failed.
+            address = run["address"]
+            basis = (
+                f"the case's pod could not reach the API server at {address} ({how.group(0)}), "
+                f"the address pods use, not {host}: pod network or Service routing (kube-proxy)"
+            )
+            _keep(found, Answer("network.connection", 0.9, basis, _cut(message), address))
     return sorted(found.values(), key=lambda a: -a.confidence)
 
 

@@ -113,7 +113,9 @@ def diagnose(
     def made(cause: str, confidence: float, source: str, rule: str | None, basis: str) -> Diagnosis:
         return Diagnosis(cause, confidence, source, rule, tuple(allowed[:3]), basis, explanation)
 
-    specific = [a for a in answers if a.cause != "apiserver.unavailable" and a.confidence >= ANSWER_SURE]
+    # a connection that failed names a path, not yet a cause: a component found down explains it
+    paths = ("apiserver.unavailable", "network.connection")
+    specific = [a for a in answers if a.cause not in paths and a.confidence >= ANSWER_SURE]
     if specific:
         return made(specific[0].cause, specific[0].confidence, "rule", ANSWER_RULE, specific[0].basis)
     component = component_cause(facts) if fresh else None

@@ -368,8 +368,12 @@ RESIDENT_EVIDENCE_S = 5.0
 
 
 def _messages(ctx: store_analysis.RunContext) -> tuple[str, ...]:
+    """The run's messages and failed steps' errors; for a run that ended in error (a run pod that
+    reported nothing), also the last lines of its log: the case's own words on why it could not run."""
     errors = [e for _, ok, e in ctx.steps if not ok and e]
-    return tuple(dict.fromkeys([*ctx.messages, *errors]))[:10]
+    logs = str((ctx.details.get("runner") or {}).get("logs") or "") if ctx.state == "error" else ""
+    tail = [line.strip()[:400] for line in logs.splitlines()[-3:] if line.strip()]
+    return tuple(dict.fromkeys([*ctx.messages, *errors, *tail]))[:10]
 
 
 def _severity(name: str) -> Severity:
