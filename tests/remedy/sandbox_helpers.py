@@ -70,18 +70,28 @@ async def crash_loop(kube: KubeClient, pod: dict[str, Any]) -> None:
 
 
 async def scheduler_sees_cordon(kube: KubeClient, namespace: str, pin: dict[str, Any]) -> None:
-    """Wait until the scheduler refuses a pod pinned to the cordoned node (its cache lags the API)."""
+    """Wait until the scheduler refuses a pod pinned to the cordoned node: its cache lags the API
+    (a check pod it still places there is deleted and another one tried)."""
     path = f"/api/v1/namespaces/{namespace}/pods"
     spec = {"containers": [{"name": "main", "image": IMAGE}], **pin}
-    await kube.create(
-        path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cordon-check"}, "spec": spec}
-    )
 
     def refused(pod: dict[str, Any]) -> bool:
         conditions = (pod.get("status") or {}).get("conditions") or []
         return any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
 
-    await wait_for(lambda: kube.get(f"{path}/cordon-check"), refused, timeout=30, what="the cordon seen")
+    for attempt in range(20):
+        name = f"cordon-check-{attempt}"
+        await kube.create(path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+        pod = await wait_for(
+            lambda n=name: kube.get(f"{path}/{n}"),
+            lambda p: refused(p) or bool((p.get("spec") or {}).get("nodeName")),
+            timeout=30,
+            what="the check pod refused or placed",
+        )
+        if refused(pod):
+            return
+        await kube.delete(f"{path}/{name}")
+    raise AssertionError("the scheduler kept placing pods on the cordoned node")
 
 
 class SandboxSupervisor:
