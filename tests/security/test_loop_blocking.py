@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import random
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +89,26 @@ async def test_routes_are_built_before_the_first_request(tmp_path: Path) -> None
             await warm_routes(app)
             assert time.thread_time() - started < 0.01  # built once, at startup
     assert first < 0.08, f"the first request took {first * 1000:.0f} ms of CPU"
+
+
+def test_the_training_process_dies_with_the_center() -> None:
+    """A center killed while its classifier trained left the training process waiting forever."""
+    script = "import asyncio; from kubeprobe.center.services.analysis import train_apart; "
+    script += "asyncio.run(train_apart([], None))"
+    center = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[str] = []
+        while not workers and time.monotonic() < deadline:
+            pgrep = ["pgrep", "-P", str(center.pid), "-f", "spawn_main"]
+            found = subprocess.run(pgrep, check=False, capture_output=True)
+            workers = found.stdout.decode().split()
+            time.sleep(0.1)  # polling for the worker to appear
+        assert workers, "no training process started"
+    finally:
+        center.kill()
+        center.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{workers[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling for the worker to go
+    assert not Path(f"/proc/{workers[0]}").exists(), "the training process outlived the center"

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import datetime as dt
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -61,6 +64,7 @@ from kubeprobe.center.store.clusters import connection_of
 from kubeprobe.center.store.database import Store
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.model import Severity
+from kubeprobe.runners.launch import PR_SET_PDEATHSIG
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,15 @@ class Verification:
     detail: dict[str, Any]
 
 
+def _die_with(parent: int) -> None:
+    """In the training process: die with the center (``PR_SET_PDEATHSIG``), even by ``kill -9``;
+    an orphaned pool worker otherwise waits on its queue forever."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the center died before the request above took hold
+        os._exit(1)
+
+
 async def train_apart(extra: list[LabeledFailure], cache_dir: Path | None) -> Classifier:
     """The classifier, trained (or loaded from ``cache_dir``) in a child process.
 
@@ -87,7 +100,12 @@ async def train_apart(extra: list[LabeledFailure], cache_dir: Path | None) -> Cl
     first failed run of a center was analysed (bench/hostile.py). Only unpickling the result
     (some 30 ms for 3 MB) happens here.
     """
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with,
+        initargs=(os.getpid(),),
+    )
     try:
         return await asyncio.get_running_loop().run_in_executor(pool, cached_classifier, extra, cache_dir)
     finally:
