@@ -50,7 +50,9 @@ async def _node_probe(kube: KubeClient, **params: Any) -> Outcome:
 
 async def _cause(kube: KubeClient, classifier: Classifier, step: str, messages: list[str]) -> Diagnosis:
     evidence = await component_evidence(kube)
-    return diagnose(FailureText(step, tuple(messages)), classifier, builtin_rules(), evidence)
+    return diagnose(  # as the center's analysis does: it knows the API server's address
+        FailureText(step, tuple(messages)), classifier, builtin_rules(), evidence, apiserver=kube.conn.server
+    )
 
 
 def _failed_step(body: dict[str, Any]) -> str:
@@ -131,11 +133,15 @@ async def test_stopped_dns_fails_the_service_probe_in_a_pod(
 
 
 async def test_stopped_kube_proxy_leaves_pods_without_services(
-    real_sandbox: Sandbox, real_center: Center, pod_template: AddTemplate
+    real_sandbox: Sandbox,
+    real_center: Center,
+    pod_template: AddTemplate,
+    real_kube: KubeClient,
+    classifier: Classifier,
 ) -> None:
     """Without kube-proxy's rules a pod reaches no Service, not even the API server's: the case in
-    the run pod cannot start its work (an error, with the connection failure in its logs). The
-    analysis does not name ``network.connection`` from these words yet (``unknown``, 0.12)."""
+    the run pod cannot start its work (an error, with the connection failure in its logs), which
+    the analysis reads from the log's tail as ``network.connection``."""
     name = await pod_template("pod-lifecycle-no-proxy", [*IN_POD, "pod-lifecycle"], builtin="pod-lifecycle")
     faults = NodeFaults(real_sandbox)
     faults.stop_kube_proxy()
@@ -147,6 +153,9 @@ async def test_stopped_kube_proxy_leaves_pods_without_services(
     logs = run["details"]["runner"]["logs"]
     assert "could not run pod-lifecycle on cluster real: https://10.96.0.1:443: " in logs, run
     assert "timed out" in logs, logs
+    tail = [line for line in logs.splitlines()[-3:] if line.strip()]  # what the center's analysis reads
+    found = await _cause(real_kube, classifier, "", [*run["messages"], *tail])
+    assert found.cause == "network.connection", (found, tail)
 
 
 async def test_crash_loop_is_a_crash(

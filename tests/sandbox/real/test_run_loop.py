@@ -83,7 +83,9 @@ async def test_a_crashing_case_is_an_error_with_its_exit_code_and_logs(
 async def test_a_missing_image_is_an_error_naming_it(
     real_center: Center, pod_template: AddTemplate, real_kube: KubeClient
 ) -> None:
-    image = f"kubeprobe/not-loaded-{uuid.uuid4().hex[:6]}:1"
+    # A registry that refuses at once (the node's own loopback): a name to resolve would cost the
+    # node's resolver timeout (~50 s) before the pull fails.
+    image = f"127.0.0.1:1/kubeprobe/not-loaded-{uuid.uuid4().hex[:6]}:1"
     name = await pod_template("missing-image", ["kubeprobe"], image=image)
     run = await run_with_runner(real_center, name)
     assert run["state"] == "error", run
