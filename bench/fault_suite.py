@@ -291,12 +291,21 @@ async def run_scenario(
     recovered_before = await quiet(center, args.recover_s)
     known = {i["id"] for i in await center.incidents()}
     t0 = now()
-    await sc.inject(ctx)
-    injected_s = (now() - t0).total_seconds()
+    # Watched from the start of the injection: stopping a component can take seconds (a stopped
+    # API server took 15 s) while KubeProbe already sees it fail.
+    injecting = asyncio.create_task(sc.inject(ctx))
+    injected_s = 0.0
+
+    def injected(_: asyncio.Task[None]) -> None:
+        nonlocal injected_s
+        injected_s = (now() - t0).total_seconds()
+
+    injecting.add_done_callback(injected)
     seen: dict[int, dict[str, Any]] = {}
     try:
         first_bad, right_at = await detect(sc, center, args, t0, known=known, seen=seen)
-    finally:  # interrupted or not, the fault is undone
+    finally:  # interrupted or not, the fault is undone (once it is fully in place)
+        await injecting
         undo_start = now()
         await sc.undo(ctx)
     undone_s = (now() - undo_start).total_seconds()
