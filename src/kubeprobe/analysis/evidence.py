@@ -87,12 +87,16 @@ async def component_evidence(
 ) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     facts: dict[str, Any] = {}
-    ready, why = await _check(kube, "/readyz", timeout)
+    # /livez/ping is asked at the same time: it matters only when /readyz times out, and then
+    # waiting for it afterwards would add its own timeout to the analysis of a hung API server.
+    # (Both are awaited: a request cancelled mid-connection can leave its transport open.)
+    (ready, why), (alive, _) = await asyncio.gather(
+        _check(kube, "/readyz", timeout), _check(kube, "/livez/ping", min(timeout, 1.0))
+    )
     if ready is None:
         return {"unreachable": True, "error": f"the API server does not answer: {why}"[:400]}
     facts["apiserver_ready"] = ready
     if why == TIMED_OUT:
-        alive, _ = await _check(kube, "/livez/ping", min(timeout, 1.0))
         if not alive:
             facts["apiserver_answer"] = TIMED_OUT
             return facts
