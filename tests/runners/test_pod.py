@@ -12,7 +12,7 @@ from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import NotFoundError
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.model import CaseKind, CaseSpec
-from kubeprobe.runners.base import RunRequest
+from kubeprobe.runners.base import RunEnd, RunRequest
 from kubeprobe.runners.pod import NAMESPACE, RUN_LABEL, PodRunner, sweep
 from kubeprobe.sandbox.cluster import Sandbox
 
@@ -47,6 +47,29 @@ async def _pod(kube: KubeClient, run_id: str) -> dict:  # type: ignore[type-arg]
     return pods[0]
 
 
+async def play_kubelet(
+    kube: KubeClient,
+    pod: dict,  # type: ignore[type-arg]
+    task: asyncio.Task[RunEnd],
+    state: dict,  # type: ignore[type-arg]
+    phase: str | None = None,
+) -> RunEnd:
+    """Write the case container's ``state`` (and the pod's ``phase``) as a kubelet would, until the
+    runner ends: kwok plays the kubelet too and may write its own status over ours (a CI run lost
+    that race), so keep saying it."""
+    container = {"name": "case", "image": CASE.image, "imageID": "", "ready": False, "restartCount": 0}
+    status: dict = {"containerStatuses": [{**container, "state": state}]}  # type: ignore[type-arg]
+    if phase:
+        status["phase"] = phase
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not task.done() and loop.time() < deadline:
+        with contextlib.suppress(NotFoundError):
+            await kube.patch(f"{PODS}/{pod['metadata']['name']}/status", {"status": status}, "strategic")
+        await asyncio.wait([task], timeout=1)
+    return await asyncio.wait_for(task, 1)
+
+
 async def _gone(kube: KubeClient, run_id: str) -> None:
     await wait_for(
         lambda: kube.list_all(PODS, labelSelector=f"{RUN_LABEL}={run_id}"),
@@ -76,27 +99,9 @@ async def test_pod_carries_contract_owner_and_rbac_and_ends_on_exit(
     role = await kube.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/kubeprobe:case:khcheck-demo")
     assert role["rules"][0]["verbs"] == ["get", "list"]
     # Play the kubelet: the container ends with exit code 0.
-    name = pod["metadata"]["name"]
-    await kube.patch(
-        f"{PODS}/{name}/status",
-        {
-            "status": {
-                "phase": "Succeeded",
-                "containerStatuses": [
-                    {
-                        "name": "case",
-                        "image": CASE.image,
-                        "imageID": "",
-                        "ready": False,
-                        "restartCount": 0,
-                        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
-                    }
-                ],
-            }
-        },
-        "strategic",
+    end = await play_kubelet(
+        kube, pod, task, {"terminated": {"exitCode": 0, "reason": "Completed"}}, "Succeeded"
     )
-    end = await asyncio.wait_for(task, 30)
     assert end.state == "exited", end
     assert end.exit_code == 0, end
     await _gone(kube, req.run_id)
@@ -123,28 +128,8 @@ async def test_image_pull_failure_is_an_error(sandbox: Sandbox, kube: KubeClient
     req = request(sandbox)
     task = asyncio.create_task(PodRunner().run(req))
     pod = await _pod(kube, req.run_id)
-    status = {
-        "status": {
-            "containerStatuses": [
-                {
-                    "name": "case",
-                    "image": CASE.image,
-                    "imageID": "",
-                    "ready": False,
-                    "restartCount": 0,
-                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
-                }
-            ]
-        }
-    }
-    # kwok plays the kubelet and may write its own container status over ours (a CI run lost that
-    # race): keep saying what a real kubelet would keep saying until the runner has seen it.
-    deadline = asyncio.get_running_loop().time() + 30
-    while not task.done() and asyncio.get_running_loop().time() < deadline:
-        with contextlib.suppress(NotFoundError):
-            await kube.patch(f"{PODS}/{pod['metadata']['name']}/status", status, "strategic")
-        await asyncio.wait([task], timeout=1)
-    end = await asyncio.wait_for(task, 1)
+    waiting = {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+    end = await play_kubelet(kube, pod, task, waiting)
     assert end.state == "error"
     assert end.reason.startswith("image example/kh-check:1 cannot be pulled: ImagePullBackOff")
     await _gone(kube, req.run_id)
