@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -52,29 +53,13 @@ class BodyLimit:
             await _too_large(send, self.limit)
             return
         seen = 0
-        rejected = False
 
-        async def limited() -> Message:
-            nonlocal seen, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                rejected = True
-                await _too_large(send, self.limit)
-                return {"type": "http.disconnect"}
-            return message
+        def screen(chunk: bytes) -> Refusal | None:
+            nonlocal seen
+            seen += len(chunk)
+            return functools.partial(_too_large, limit=self.limit) if seen > self.limit else None
 
-        async def guarded(message: Message) -> None:
-            if not rejected:
-                await send(message)
-
-        try:
-            await self.app(scope, limited, guarded)
-        except Exception:
-            if not rejected:  # after a 413 the app's complaint about the cut body is moot
-                raise
+        await _screen_body(self.app, scope, receive, send, screen)
 
 
 class NulRefusal:
@@ -100,29 +85,46 @@ class NulRefusal:
             await _refuse_nul(send, "query")
             return
         tail = b""
-        rejected = False
 
-        async def scanned() -> Message:
-            nonlocal tail, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            found, tail = nul_escape(tail + message.get("body", b""))
-            if found:
-                rejected = True
-                await _refuse_nul(send, "body")
-                return {"type": "http.disconnect"}
-            return message
+        def screen(chunk: bytes) -> Refusal | None:
+            nonlocal tail
+            found, tail = nul_escape(tail + chunk)
+            return functools.partial(_refuse_nul, field="body") if found else None
 
-        async def guarded(message: Message) -> None:
-            if not rejected:
-                await send(message)
+        await _screen_body(self.app, scope, receive, send, screen)
 
-        try:
-            await self.app(scope, scanned, guarded)
-        except Exception:
-            if not rejected:
-                raise
+
+Refusal = Callable[[Send], Awaitable[None]]
+
+
+async def _screen_body(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, screen: Callable[[bytes], Refusal | None]
+) -> None:
+    """Pass the request on while ``screen`` reads each body chunk as it streams in; the first
+    refusal it returns is sent instead of the app's answer, and the app sees the client gone."""
+    rejected = False
+
+    async def screened() -> Message:
+        nonlocal rejected
+        if rejected:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        refusal = screen(message.get("body", b""))
+        if refusal is not None:
+            rejected = True
+            await refusal(send)
+            return {"type": "http.disconnect"}
+        return message
+
+    async def guarded(message: Message) -> None:
+        if not rejected:
+            await send(message)
+
+    try:
+        await app(scope, screened, guarded)
+    except Exception:
+        if not rejected:  # after a refusal the app's complaint about the cut body is moot
+            raise
 
 
 _OPEN_ENDS = (b"u000", b"u00", b"u0", b"u", b"")
