@@ -128,3 +128,33 @@ def test_a_joined_incident_resolves_only_when_every_case_passed() -> None:
     assert len(book.incidents) == 1
     d = book.feed(signal(case="deployment", outcome=Outcome.PASSED, minutes=3))
     assert book.events(d) == [("cluster/c1/apiserver.unavailable", "resolved")]
+
+
+def test_a_components_recovery_joins_its_open_incident() -> None:
+    book = Book()
+    book.feed(signal(case="api-read", cause="apiserver.unavailable"))
+    d = book.feed(signal(case="api-write", cause="auth.forbidden", firm=True, minutes=1))
+    assert d.notices == []
+    book.feed(signal(case="etcd", cause="etcd.unavailable", firm=True, minutes=1))
+    assert list(book.incidents) == ["cluster/c1/apiserver.unavailable"]
+
+
+def test_a_recovery_after_the_resolution_is_recorded_only_for_a_while() -> None:
+    over = resolved("apiserver.unavailable", 5)
+    soon = signal(cause="auth.forbidden", firm=True, minutes=5.6, started=at(5.5))
+    d = observe(soon, [], [], POLICY, resolved=[over])
+    assert d.changed == []
+    assert d.note.startswith("recovery: auth.forbidden")
+    later = signal(cause="auth.forbidden", firm=True, minutes=7.2, started=at(7))
+    assert [(n.incident.key, n.event) for n in observe(later, [], [], POLICY, resolved=[over]).notices] == [
+        ("cluster/c1/auth.forbidden", "firing")
+    ]
+    # a cause that is not the component's recovery is news at once
+    other = observe(
+        signal(cause="admission.quota_exceeded", minutes=5.6, started=at(5.5)),
+        [],
+        [],
+        POLICY,
+        resolved=[over],
+    )
+    assert len(other.notices) == 1

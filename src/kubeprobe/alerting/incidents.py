@@ -34,7 +34,7 @@ from typing import Literal
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.alerting.silences import Silence, muted
 from kubeprobe.alerting.staleness import is_staleness
-from kubeprobe.analysis.causality import is_consequence
+from kubeprobe.analysis.causality import RECOVERY_S, is_consequence, is_recovery
 
 State = Literal["firing", "acknowledged", "resolved"]
 Scope = Literal["case", "cluster", "fleet"]
@@ -178,7 +178,8 @@ def observe(
     """What a signal changes among the open incidents, and who must be told.
 
     ``resolved``: incidents of the signal's cluster that resolved lately (at least those resolved
-    after the signal's run started), so a late failure does not reopen their cause.
+    after the signal's run started, or ``RECOVERY_S`` before), so a late failure does not reopen
+    their cause and a component's recovery does not open one of its own.
     """
     by_key = {i.key: i for i in open_incidents if i.open}
     if signal.outcome is Outcome.FLAKE:
@@ -189,7 +190,9 @@ def observe(
     if home is None:
         over = _resolved_after(signal, resolved)
         if over is not None:
-            return Decision(note=f"late: run started before incident {over.key} resolved; recorded only")
+            if over.resolved_at is not None and signal.since <= over.resolved_at:
+                return Decision(note=f"late: run started before incident {over.key} resolved; recorded only")
+            return Decision(note=f"recovery: {signal.cause} as {over.key} recovers; recorded only")
     return _failed(signal, by_key, list(silences), policy, home)
 
 
@@ -222,6 +225,9 @@ def _resolved_after(signal: Signal, resolved: Sequence[Incident]) -> Incident | 
         if incident.scope == "fleet" or incident.cluster != signal.cluster or incident.resolved_at is None:
             continue
         if signal.since <= incident.resolved_at and is_consequence(signal.cause, incident.cause):
+            return incident
+        recovering = incident.resolved_at + dt.timedelta(seconds=RECOVERY_S)
+        if signal.since <= recovering and is_recovery(signal.cause, incident.cause):
             return incident
     return None
 

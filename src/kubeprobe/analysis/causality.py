@@ -5,6 +5,13 @@ and the scheduler cannot work, kubelets cannot post their status, and every prob
 are *consequences*: they belong in the incident of their cause, never in one of their own
 (:mod:`kubeprobe.alerting.incidents` folds them). ``probe.timeout`` and ``unknown`` name no cause
 at all, so they follow from every cause.
+
+A component coming back has consequences of its own (:data:`RECOVERY`): a restarted API server
+answers 403 until its authorizer's caches have synced, a resumed one reports its etcd check
+failed until its storage connections are re-established, and the clients reconnecting at once
+meet its priority-and-fairness limits. Those join the component's incident while it is open, and
+for :data:`RECOVERY_S` after it resolved they are recorded only: a cause that is still there after
+that is news.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ CONSEQUENCES: dict[str, frozenset[str]] = {
     "node.pressure": frozenset({"scheduling.taints", "scheduling.insufficient_resources"}),
 }
 
+#: cause → what its component's recovery brings about (see the module).
+RECOVERY: dict[str, frozenset[str]] = {
+    "apiserver.unavailable": frozenset({"auth.forbidden", "etcd.unavailable", "apiserver.throttled"}),
+    "etcd.unavailable": frozenset({"auth.forbidden", "apiserver.throttled"}),
+}
+#: How long after its incident resolved a recovery consequence is still the component's recovery.
+RECOVERY_S = 60.0
+
 
 def is_consequence(cause: str, of: str) -> bool:
     """Whether a failure named ``cause`` can follow from ``of`` (and so belongs to its incident)."""
@@ -43,7 +58,12 @@ def is_consequence(cause: str, of: str) -> bool:
         return True
     if of in NON_CAUSES:
         return False
-    return cause in NON_CAUSES or cause in CONSEQUENCES.get(of, frozenset())
+    return cause in NON_CAUSES or cause in CONSEQUENCES.get(of, frozenset()) or is_recovery(cause, of)
+
+
+def is_recovery(cause: str, of: str) -> bool:
+    """Whether ``cause`` is what the recovery of ``of``'s component looks like for a while."""
+    return cause in RECOVERY.get(of, frozenset())
 
 
 def ruled_out(facts: dict[str, Any]) -> dict[str, str]:

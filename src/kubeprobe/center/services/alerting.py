@@ -27,6 +27,7 @@ from kubeprobe.alerting.messages import Notification
 from kubeprobe.alerting.notifiers import NotifierConfigError, NotifierError, build_notifier
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.alerting.silences import Silence, paused
+from kubeprobe.analysis.causality import RECOVERY_S
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import CenterError, NotFoundError
 from kubeprobe.center.store import incident_log, routing
@@ -95,7 +96,9 @@ class IncidentService:
             await incident_log.lock(session)
             incidents, rows = await incident_log.open_incidents(session, signal)
             resolved = (
-                await incident_log.resolved_since(session, signal.cluster, signal.since)
+                await incident_log.resolved_since(
+                    session, signal.cluster, signal.since - dt.timedelta(seconds=RECOVERY_S)
+                )
                 if signal.outcome is Outcome.FAILED
                 else []
             )
