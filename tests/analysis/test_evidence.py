@@ -69,7 +69,8 @@ async def test_paused_etcd_is_named_by_the_api_servers_own_check(sandbox: Sandbo
 async def test_a_hung_api_server_is_told_apart_quickly(sandbox: Sandbox, kube: KubeClient) -> None:
     start = time.monotonic()
     async with Faults(sandbox).paused("kube-apiserver"):
-        facts = await component_evidence(kube, timeout=2.0)
+        facts = await component_evidence(kube, timeout=4.0)
         took = time.monotonic() - start
     assert facts == {"apiserver_ready": False, "apiserver_answer": "timed out"}
-    assert took < 6.0  # /readyz and /livez/ping, then nothing more is asked of a server that is hung
+    # /livez/ping's 1 s decides: /readyz's own 4 s limit is not waited out, nothing more is asked
+    assert took < 3.5

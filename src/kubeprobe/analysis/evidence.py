@@ -87,19 +87,18 @@ async def component_evidence(
 ) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     facts: dict[str, Any] = {}
-    # /livez/ping is asked at the same time: it matters only when /readyz times out, and then
-    # waiting for it afterwards would add its own timeout to the analysis of a hung API server.
-    # (Both are awaited: a request cancelled mid-connection can leave its transport open.)
-    (ready, why), (alive, _) = await asyncio.gather(
-        _check(kube, "/readyz", timeout), _check(kube, "/livez/ping", min(timeout, 1.0))
-    )
+    # /livez/ping first: it needs nothing behind it and answers in milliseconds, so when it times
+    # out (1 s) the process is hung and /readyz could not answer either: waiting out its longer
+    # limit would only delay the analysis of a hung API server. (Not both at once: cancelling a
+    # request in its TLS handshake leaves the transport open.)
+    _, ping_why = await _check(kube, "/livez/ping", min(timeout, 1.0))
+    if ping_why == TIMED_OUT:
+        return {"apiserver_ready": False, "apiserver_answer": TIMED_OUT}
+    ready, why = await _check(kube, "/readyz", timeout)
     if ready is None:
         return {"unreachable": True, "error": f"the API server does not answer: {why}"[:400]}
     facts["apiserver_ready"] = ready
     if why == TIMED_OUT:
-        if not alive:
-            facts["apiserver_answer"] = TIMED_OUT
-            return facts
         # The process answers a check that needs nothing behind it, but not its readiness, whose
         # slow part is the storage check: etcd does not answer the API server.
         facts["readyz_failed"] = "etcd: timed out (the API server answers /livez/ping)"

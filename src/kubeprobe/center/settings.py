@@ -48,7 +48,7 @@ class AnalysisSettings(BaseModel):
     rerun_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Deadline of the verification re-run."
     )
-    poll_seconds: float = Field(default=1.0, gt=0, description="How often to look for finished runs.")
+    poll_seconds: float = Field(default=0.5, gt=0, description="How often to look for finished runs.")
     batch: int = Field(default=4, ge=1, le=100, description="Runs claimed at once by one replica.")
     lease_seconds: float = Field(default=600.0, gt=0, description="A claim older than this is retried.")
     lookback_seconds: float = Field(
