@@ -12,10 +12,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from kubeprobe.alerting.signals import Outcome, Signal
 from kubeprobe.center.credentials import SecretBox
+from kubeprobe.center.errors import StoreUnavailableError
 from kubeprobe.center.services.analysis import AnalysisWorker
 from kubeprobe.center.settings import AnalysisSettings, CenterSettings
 from kubeprobe.center.store import analysis as store_analysis
@@ -202,3 +204,29 @@ async def test_signals_link_to_the_dashboards_run_page(api: Client, store: Store
     assert await worker.analyse_pending() == [f"{7:032x}"]
     (signal,) = sink.signals
     assert signal.run_url == f"https://probe.example.com/ui/#/run/{7:032x}"
+
+
+async def test_a_store_that_was_unavailable_is_tried_again_next_round(
+    api: Client, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analysis that met an unavailable store (SQLite busy, the database away) is done again
+    at the next round, not after its claim's 600 s lease; the other runs of the batch go on."""
+    await seed(api(ADMIN_TOKEN), clusters=1)
+    await ingest(api, [failed(i, "boom", minutes=i / 10) for i in (1, 2)])
+    real_save = store_analysis.save
+    refused: list[str] = []
+
+    async def save_once_busy(session: Any, run_id: str, replica: str, values: dict[str, Any]) -> bool:
+        if run_id == f"{2:032x}" and not refused:
+            refused.append(run_id)
+            raise StoreUnavailableError("database is locked")
+        return await real_save(session, run_id, replica, values)
+
+    monkeypatch.setattr(store_analysis, "save", save_once_busy)
+    sink = Sink()
+    worker = AnalysisWorker(store, app_box(api), sink, settings=settings(tmp_path))
+    assert await worker.analyse_pending() == [f"{1:032x}"]
+    assert refused == [f"{2:032x}"]
+    assert await worker.analyse_pending() == [f"{2:032x}"]  # next round, same claim
+    assert sorted(s.run_id for s in sink.signals) == [f"{1:032x}", f"{2:032x}"]
+    assert await worker.analyse_pending() == []

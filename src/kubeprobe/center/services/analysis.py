@@ -112,6 +112,10 @@ async def train_apart(extra: list[LabeledFailure], cache_dir: Path | None) -> Cl
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+#: Rounds a claim is analysed again after the store was unavailable, before its lease takes over.
+RETRIES = 10
+
+
 class AnalysisWorker:
     """Claims finished runs and analyses them, one replica among several sharing the store."""
 
@@ -138,6 +142,9 @@ class AnalysisWorker:
         self.wake = asyncio.Event()
         self._classifier: Classifier | None = None
         self._feedback_count = -1
+        #: run id → tries: claims held whose analysis met an unavailable store (SQLite busy, the
+        #: database away), analysed again next round instead of waiting out the claim's lease
+        self._again: dict[str, int] = {}
         #: cluster → (when, evidence) of its last resident failure: resident probes make no objects
         #: of their own, so the cluster's evidence serves every resident failure of the next seconds
         self._resident_evidence: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -164,9 +171,23 @@ class AnalysisWorker:
                 lookback=dt.timedelta(seconds=s.lookback_seconds),
                 lease=dt.timedelta(seconds=s.lease_seconds),
             )
-        for run_id in claimed:
-            await self.analyse(run_id)
-        return claimed
+        again = list(self._again)
+        for run_id in [*again, *claimed]:
+            try:
+                await self.analyse(run_id)
+            except StoreUnavailableError as exc:
+                tries = self._again.get(run_id, 0) + 1
+                if tries < RETRIES:
+                    log.warning(
+                        "analysis of run %s: the store is unavailable (%s); again next round", run_id, exc
+                    )
+                    self._again[run_id] = tries
+                    continue
+                log.warning(
+                    "analysis of run %s: the store stayed unavailable; its claim's lease will tell", run_id
+                )
+            self._again.pop(run_id, None)
+        return [r for r in [*again, *claimed] if r not in self._again]
 
     async def analyse(self, run_id: str) -> None:
         """Analyse one claimed run; a failure here is stored as the analysis error, not lost."""
