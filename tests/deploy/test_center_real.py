@@ -1,10 +1,13 @@
 """The center chart on real nodes: two center replicas of the KubeProbe image Running and Ready on
 the real node, on PostgreSQL (this machine's, through a proxy on the sandbox's host address, where
 pods reach it), sharing the clusters by lease; a run through the pod runner started by a center
-pod; ``helm upgrade`` rolls the replicas; ``helm uninstall`` leaves nothing of the release."""
+pod; ``helm upgrade`` rolls the replicas; ``helm test`` (health, then one smoke probe run by the center
+on the sandbox) passes on the rolled replicas and fails, saying why, when the smoke probe cannot
+run; ``helm uninstall`` leaves nothing of the release."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -93,6 +96,7 @@ async def test_center_chart_on_real_nodes(
             "adminToken": TOKEN,
         },
         "networkPolicy": {"database": {"port": proxy.port, "to": []}},
+        "tests": {"smoke": {"cluster": "real", "timeoutSeconds": 120}},
         "center": {
             "extraEnv": [
                 {"name": "KUBEPROBE_HA_LEASE_SECONDS", "value": "6"},
@@ -120,6 +124,7 @@ async def test_center_chart_on_real_nodes(
         )
         rolled = await _ready_pods(real_kube, 2, exclude=frozenset(p["metadata"]["name"] for p in first))
         assert all(p["metadata"]["annotations"].get("rolled") == "yes" for p in rolled)
+        _helm_test(helm, base, real_sandbox, host)
         helm("uninstall", RELEASE, *base, "--wait", timeout=300)
 
         async def left() -> list[str]:
@@ -141,6 +146,26 @@ async def test_center_chart_on_real_nodes(
             await conn.close()
 
 
+def _helm_test(helm: Helm, base: list[str], real_sandbox: Sandbox, host: str) -> None:
+    """``helm test``: health and a smoke run of apiserver-probe on the sandbox pass; on a cluster
+    whose API server does not answer the smoke run cannot run, and helm test fails, naming it."""
+    ok = helm("test", RELEASE, *base, "--logs", timeout=300)
+    for expected in ("test-health", "test-smoke", "/healthz 200", "/readyz 200"):
+        assert expected in ok.stdout, ok.stdout
+    assert len(re.findall(r"Phase:\s+Succeeded", ok.stdout)) == 2, ok.stdout
+    assert "apiserver-probe on real: succeeded" in ok.stdout, ok.stdout  # as `kubeprobe run --wait` says
+    helm("upgrade", RELEASE, str(CHART), *base, "--reuse-values", "--set", "tests.smoke.cluster=silent")
+    bad = helm("test", RELEASE, *base, "--logs", check=False, timeout=300)
+    assert bad.returncode != 0, bad.stdout
+    out = bad.stdout + bad.stderr
+    assert "test-smoke" in out, out
+    assert "apiserver-probe on silent: error" in out, out
+    # The failed pod is kept for its logs; the next helm test replaces it (uninstall would leave it).
+    helm("upgrade", RELEASE, str(CHART), *base, "--reuse-values", "--set", "tests.smoke.cluster=real")
+    again = helm("test", RELEASE, *base, timeout=300)
+    assert len(re.findall(r"Phase:\s+Succeeded", again.stdout)) == 2, again.stdout
+
+
 async def _run_through_a_center_pod(
     real_sandbox: Sandbox, pod: dict[str, Any], host: str, image: str
 ) -> None:
@@ -155,6 +180,11 @@ async def _run_through_a_center_pod(
         base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
     ) as api:
         resp = await api.post("/api/v1/clusters", json={"name": "real", "kubeconfig": yaml.safe_dump(config)})
+        assert resp.status_code == 201, resp.text
+        for cluster in config["clusters"]:  # nothing listens there: helm test's failing smoke run
+            cluster["cluster"]["server"] = f"https://{host}:1"
+        silent = {"name": "silent", "kubeconfig": yaml.safe_dump(config)}
+        resp = await api.post("/api/v1/clusters", json=silent)
         assert resp.status_code == 201, resp.text
         template = {  # an image case: the center pod runs it as a pod through the pod runner
             "name": "apiserver-in-pod",

@@ -153,6 +153,11 @@ def test_monitoring_and_smoke_test(render: Render) -> None:
         "kp-kubeprobe-test-health",
         "kp-kubeprobe-test-smoke",
     ]
+    placed = render(values=(FULL,), sets=("nodeSelector.pool=infra", "tolerations[0].key=infra"))
+    for test in (d for d in kinds(placed, "Pod") if d["metadata"]["name"].startswith("kp-kubeprobe-test")):
+        # where the center runs: on a node that never starts containers a test pod would hang
+        assert test["spec"]["nodeSelector"] == {"pool": "infra"}
+        assert test["spec"]["tolerations"] == [{"key": "infra"}]
     (smoke,) = (d for d in tests if d["metadata"]["name"].endswith("smoke"))
     assert smoke["spec"]["containers"][0]["args"][:4] == ["run", "apiserver-probe", "--cluster", "prod-east"]
     (secret,) = (s for s in kinds(docs, "Secret") if s["metadata"]["name"] == "kp-kubeprobe-secrets")

@@ -45,3 +45,18 @@ app.kubernetes.io/part-of: kubeprobe
 {{- define "kubeprobe.publicUrl" -}}
 {{- .Values.center.publicUrl | default (printf "http://%s.%s.svc:%v" (include "kubeprobe.fullname" .) .Release.Namespace .Values.service.port) -}}
 {{- end -}}
+
+{{/* Where a pod of the release may run: the center's image pull secrets, node selector and
+tolerations (the `helm test` pods need the nodes the center runs on; without them they can land
+on a node that never runs them). */}}
+{{- define "kubeprobe.placement" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
