@@ -5,6 +5,7 @@ remediation is asked for, secrets from an existing Secret, a values schema that 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kubernetes_validate
@@ -178,7 +179,46 @@ def test_probes_namespace_is_restricted_with_a_quota(render: Render) -> None:
     assert {"pods", "requests.cpu", "requests.memory", "limits.memory"} <= set(quota["spec"]["hard"])
     assert kinds(docs, "LimitRange")[0]["metadata"]["namespace"] == "kubeprobe-system"
     crds = {d["metadata"]["name"] for d in kinds(docs, "CustomResourceDefinition")}
-    assert crds == {"probeconfigs.kubeprobe.io", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+    assert crds == {
+        "probeconfigs.kubeprobe.io",
+        "remedyoperations.kubeprobe.io",
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
+    assert not kinds(docs, "DaemonSet")  # the node agent is opt-in
+
+
+def test_node_agent_reads_its_operations_and_holds_only_what_a_restart_needs(render: Render) -> None:
+    units = "nodeAgent.supervisor.units.real-node-0.kubelet=kubelet-0"
+    sets = ("nodeAgent.enabled=true", "nodeAgent.supervisor.runDir=/srv/sandbox/run", units,
+            "nodeAgent.apiServer.host=10.0.0.1", "nodeAgent.apiServer.port=6443")  # fmt: skip
+    docs = render(OPERATOR_CHART, values=(OPERATOR_DEFAULT,), sets=sets)
+    validate(docs)
+    (ds,) = kinds(docs, "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["hostPID"]
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    (agent,) = spec["containers"]
+    assert agent["command"] == ["python3", "-m", "kubeprobe.remedy.agent"]
+    assert agent["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["KILL"]}
+    assert agent["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "privileged" not in agent["securityContext"]
+    env = {e["name"]: e.get("value") or e.get("valueFrom") for e in agent["env"]}
+    assert json.loads(env["KUBEPROBE_AGENT_SUPERVISOR_UNITS"]) == {"real-node-0": {"kubelet": "kubelet-0"}}
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("10.0.0.1", "6443")
+    assert env["KUBEPROBE_AGENT_NODE"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    (mount,) = [v for v in spec["volumes"] if "hostPath" in v]
+    assert mount["hostPath"] == {"path": "/srv/sandbox/run", "type": "Directory"}
+    (role,) = [r for r in kinds(docs, "ClusterRole") if r["metadata"]["name"].endswith("node-agent")]
+    verbs = {
+        (g, res, v)
+        for r in role["rules"]
+        for g in r["apiGroups"]
+        for res in r["resources"]
+        for v in r["verbs"]
+    }
+    assert {v for _, res, v in verbs if res == "remedyoperations"} == {"get", "list", "watch"}
+    assert {res for _, res, _ in verbs} == {"remedyoperations", "remedyoperations/status"}
 
 
 def _center_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ def test_every_action_is_registered_with_a_tier_and_a_target_kind() -> None:
         "node-drain",
         "node-uncordon",
         "pod-delete",
+        "restart-node-component",
     ]
     for name in ACTIONS.names():
         cls = ACTIONS.get(name)

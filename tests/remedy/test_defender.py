@@ -89,6 +89,22 @@ async def test_in_flight_control_plane_and_fleet_caps() -> None:
     assert "cap.fleet" in (await d.decide(pod_request("c3", "a"), observe(fleet=10))).codes
 
 
+async def test_the_next_step_on_the_same_node_is_not_held_by_the_gap() -> None:
+    caps = CapSettings(
+        pool_nodes=None, pool_nodes_percent=None, cluster_nodes=None, cluster_nodes_percent=None
+    )
+    d, clock = defender(DefenderSettings(caps=caps, rates=RateSettings(disruptive_gap_seconds=300)))
+    drain = await d.decide(
+        node_request("c1", "n1", rid="drain", action="node-drain"), observe(cluster_health(20, 2))
+    )
+    assert drain.lease is not None
+    await d.record_outcome(drain.lease.target, drain.lease.token, Outcome.VERIFIED)
+    clock.advance(5)
+    restart = node_request("c1", "n1", rid="restart", action="restart-node-component")
+    assert (await d.decide(restart, observe(cluster_health(20, 2)))).allowed  # one remediation, two steps
+    assert "rate.gap" in (await d.decide(node_request("c1", "n2"), observe(cluster_health(20, 2)))).codes
+
+
 async def test_token_buckets_and_the_disruptive_gap() -> None:
     rates = RateSettings(
         action_per_hour=6, action_burst=2, fleet_per_hour=60, fleet_burst=3, disruptive_gap_seconds=0

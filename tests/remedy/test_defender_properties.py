@@ -181,7 +181,7 @@ class Model:
     pauses: set[tuple[str, str]] = field(default_factory=set)
     held: dict[str, Held] = field(default_factory=dict)  # target key → the slot
     tokens: dict[str, list[int]] = field(default_factory=dict)  # every token granted per target
-    grants: list[tuple[float, str, str, RiskTier]] = field(default_factory=list)
+    grants: list[tuple[float, str, str, RiskTier, str]] = field(default_factory=list)
     last_token: int = 0
     breaker: dict[tuple[str, str], list[bool]] = field(default_factory=dict)
     consecutive: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -255,7 +255,7 @@ def check_decision(m: Model, req: Request, obs: Observation, seen: set[str], dec
         req.action,
     )
     m.tokens.setdefault(target.key, []).append(decision.lease.token)
-    m.grants.append((now, action, cluster, req.tier))
+    m.grants.append((now, action, cluster, req.tier, target.key))
     check_caps(m, target, obs)
     check_rates(m, action, cluster, req.tier, now)
 
@@ -280,13 +280,16 @@ def check_rates(m: Model, action: str, cluster: str, tier: RiskTier, now: float)
         (lambda a, c: (a, c) == (action, cluster), rates.action_per_hour, rates.action_burst),
         (lambda a, c: True, rates.fleet_per_hour, rates.fleet_burst),
     ):
-        times = [t for t, a, c, _ in m.grants if match(a, c)]
+        times = [t for t, a, c, _, _ in m.grants if match(a, c)]
         for start in times:
             inside = sum(1 for t in times if start <= t <= now)
             assert inside <= burst + (now - start) * per_hour / 3600 + 1e-9, "token bucket exceeded"
     if tier is not RiskTier.REVERSIBLE:
-        disruptive = [t for t, _, c, tr in m.grants if c == cluster and tr is not RiskTier.REVERSIBLE]
-        assert len(disruptive) < 2 or disruptive[-1] - disruptive[-2] >= rates.disruptive_gap_seconds
+        disruptive = [(t, k) for t, _, c, tr, k in m.grants if c == cluster and tr is not RiskTier.REVERSIBLE]
+        if (
+            len(disruptive) >= 2 and disruptive[-1][1] != disruptive[-2][1]
+        ):  # a sequence on one target is exempt
+            assert disruptive[-1][0] - disruptive[-2][0] >= rates.disruptive_gap_seconds
 
 
 def note_outcome(m: Model, key: tuple[str, str], ok: bool) -> None:

@@ -50,6 +50,27 @@ def test_the_ladder_moves_on_when_a_step_used_up_its_tries_and_stops_when_verifi
     assert policy.next_step([(0, Outcome.VERIFIED)]) is None
 
 
+def test_a_sequence_goes_on_after_a_verified_step_and_ends_with_its_last() -> None:
+    policy = load_policies(
+        """
+name: node-not-ready
+cause: node.not_ready
+mode: auto
+ladder:
+  - {action: node-drain, on_verified: next}
+  - {action: restart-node-component, params: {component: kubelet}, max_tries: 2, on_verified: next}
+  - {action: node-uncordon, max_tries: 3}
+"""
+    ).policies[0]
+    drained = [(0, Outcome.VERIFIED)]
+    assert policy.next_step(drained) == (1, policy.ladder[1])
+    assert policy.next_step([*drained, (1, Outcome.FAILED)]) == (1, policy.ladder[1])
+    restarted = [*drained, (1, Outcome.FAILED), (1, Outcome.VERIFIED)]
+    assert policy.next_step(restarted) == (2, policy.ladder[2])
+    assert policy.next_step([*restarted, (2, Outcome.VERIFIED)]) is None  # healed
+    assert policy.next_step([*drained, (1, Outcome.FAILED), (1, Outcome.FAILED)]) == (2, policy.ladder[2])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -20,7 +20,8 @@ def remedy_plan(
     action: Annotated[
         str,
         typer.Argument(
-            help="pod-delete, node-drain, node-uncordon, deployment-rollback, control-plane-restart"
+            help="pod-delete, node-drain, node-uncordon, restart-node-component, deployment-rollback, "
+            "control-plane-restart"
         ),
     ],
     name: Annotated[str, typer.Argument(help="The target object's name.")],

@@ -3,8 +3,10 @@
 A policy matches a cause label (`kubeprobe.model.causes`) and scope selectors: cluster labels,
 case names and node labels (equality; empty means any). Its ladder is the order of actions to
 try; each step has a timeout and a maximum number of tries, and the next step starts only when
-the previous one used up its tries without a verified outcome. When the ladder is exhausted the
-remediation escalates (the incident pages). ``mode`` is ``shadow`` unless a person sets it: a new
+the previous one used up its tries without a verified outcome, or, for a step with
+``on_verified: next``, once it was verified (a sequence: drain, then restart, then uncordon; the
+next step acts on the same target at once). When the ladder is exhausted the remediation
+escalates (the incident pages). ``mode`` is ``shadow`` unless a person sets it: a new
 policy only records what it would have done.
 
     name: node-not-ready
@@ -13,14 +15,15 @@ policy only records what it would have done.
     clusters: {env: prod}
     mode: approval
     ladder:
-      - {action: node-drain, timeout_seconds: 600, max_tries: 1}
+      - {action: node-drain, timeout_seconds: 600, max_tries: 1, on_verified: next}
+      - {action: restart-node-component, params: {component: kubelet}, on_verified: next}
       - {action: node-uncordon, timeout_seconds: 300, max_tries: 3}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +40,9 @@ class LadderStep(BaseModel):
     timeout_seconds: float = Field(300.0, gt=0, le=86_400, description="how long one try may take")
     max_tries: int = Field(1, ge=1, le=10, description="tries before the next step")
     params: dict[str, Any] = Field(default_factory=dict, description="the action's parameters")
+    on_verified: Literal["stop", "next"] = Field(
+        "stop", description="after a verified try: stop (healed) or go on with the next step"
+    )
 
     @field_validator("action")
     @classmethod
@@ -81,11 +87,15 @@ class Policy(BaseModel):
 
     def next_step(self, outcomes: Sequence[tuple[int, Outcome]]) -> tuple[int, LadderStep] | None:
         """The ladder step to try next, given the (step index, outcome) of the tries so far;
-        None once a try was verified or every step used up its tries (escalate)."""
-        if any(o is Outcome.VERIFIED for _, o in outcomes):
-            return None
+        None once a step that stops on success was verified, or every step is done or used up
+        its tries (escalate when none was verified)."""
         for index, step in enumerate(self.ladder):
-            if sum(1 for i, _ in outcomes if i == index) < step.max_tries:
+            tries = [o for i, o in outcomes if i == index]
+            if Outcome.VERIFIED in tries:
+                if step.on_verified == "stop":
+                    return None
+                continue
+            if len(tries) < step.max_tries:
                 return index, step
         return None
 

@@ -7,9 +7,11 @@ its cause there. The first matching policy's next ladder step becomes one remedi
 incident, in the policy's mode: ``shadow`` and ``auto`` run at once (shadow records what would
 have been done), ``approval`` waits for an approve (API, CLI, dashboard, chat).
 
-One remediation per incident at a time; a policy whose ladder ran out, or one a person denied,
-proposes nothing more for that incident; nor while the action's breaker on the cluster is open (a
-person closes it); a shadow policy records its proposal once.
+A step with ``on_verified: next`` leads, once verified, straight to the policy's next step on the
+same target (a sequence such as node.not_ready: drain, restart the kubelet through the node
+agent, uncordon). One remediation per incident at a time; a policy whose ladder ran out, or one a
+person denied, proposes nothing more for that incident; nor while the action's breaker on the
+cluster is open (a person closes it); a shadow policy records its proposal once.
 
 Targets come from what the failure showed: a node action takes the first NotReady node of the
 evidence; a pod action the first troubled pod (crash-looping, stuck) matching the step's
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +95,38 @@ class SelfHealing:
         policy = self.policies.select(signal.cause, signal.cluster_labels, signal.case)
         if policy is None:
             return None
+
+        async def target_of(rung: LadderStep) -> tuple[str, str] | None:
+            return await self._target(signal, rung)
+
+        return await self._propose(policy, incident, signal.cluster, target_of)
+
+    async def continue_after(self, rid: int) -> RemediationOut | None:
+        """After a verified step with ``on_verified: next``, the policy's next step on the same
+        target (a sequence: drain, restart, uncordon), proposed at once."""
+        async with self.store.transaction() as s:
+            rem = await remediations.get(s, rid)
+        policy = next((p for p in self.policies.policies if p.name == rem.policy), None)
+        if policy is None or rem.incident_id is None or not 0 <= rem.step < len(policy.ladder):
+            return None
+        if policy.ladder[rem.step].on_verified != "next":
+            return None
+
+        async def same_target(rung: LadderStep) -> tuple[str, str] | None:
+            fixed = rung.params.get("target")
+            if isinstance(fixed, Mapping) and fixed.get("name"):
+                return str(fixed.get("namespace") or ""), str(fixed["name"])
+            return (rem.namespace, rem.name) if ACTIONS.get(rung.action).kind == rem.kind else None
+
+        return await self._propose(policy, rem.incident_id, rem.cluster, same_target)
+
+    async def _propose(
+        self,
+        policy: Policy,
+        incident: int,
+        cluster: str,
+        target_of: Callable[[LadderStep], Awaitable[tuple[str, str] | None]],
+    ) -> RemediationOut | None:
         async with self.store.transaction() as s:
             earlier = [
                 r
@@ -106,22 +140,19 @@ class SelfHealing:
             return None
         index, rung = step
         breaker = (await Defender(SqlDefenderStore(self.store)).state()).breakers.get(
-            bucket_key(rung.action, signal.cluster)
+            bucket_key(rung.action, cluster)
         )
         if breaker is not None and breaker.open:  # until a person closes it: the incident escalated
             return None
-        target = await self._target(signal, rung)
+        target = await target_of(rung)
         if target is None:
             log.info(
-                "self-healing: policy %s found no target for %s on %s",
-                policy.name,
-                rung.action,
-                signal.cluster,
+                "self-healing: policy %s found no target for %s on %s", policy.name, rung.action, cluster
             )
             return None
         params = {k: v for k, v in rung.params.items() if k not in TARGET_KEYS}
         body = RemediationIn(
-            cluster=signal.cluster,
+            cluster=cluster,
             action=rung.action,
             name=target[1],
             namespace=target[0],
@@ -150,21 +181,28 @@ class SelfHealing:
 
     def start(self, rid: int, timeout: float = 120.0) -> asyncio.Task[str]:
         """Execute ``rid`` in the background (it runs once even if started twice)."""
-        task = asyncio.create_task(
-            execute(
-                self.store,
-                self.box,
-                rid,
-                replica=self.replica,
-                settings=self.defender,
-                remedy=self.settings,
-                policies=self.policies,
-                timeout=timeout,
-            )
-        )
+        task = asyncio.create_task(self._execute(rid, timeout))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def _execute(self, rid: int, timeout: float) -> str:
+        state = await execute(
+            self.store,
+            self.box,
+            rid,
+            replica=self.replica,
+            settings=self.defender,
+            remedy=self.settings,
+            policies=self.policies,
+            timeout=timeout,
+        )
+        if state == "verified":
+            try:
+                await self.continue_after(rid)
+            except (CenterError, KubeError, RemedyError) as exc:
+                log.warning("self-healing after remediation %s: %s", rid, exc)
+        return state
 
     def timeout_of(self, rem: RemediationOut) -> float:
         policy = next((p for p in self.policies.policies if p.name == rem.policy), None)

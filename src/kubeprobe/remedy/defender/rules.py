@@ -6,7 +6,8 @@ pool, cluster or fleet unhealthy; the cluster unreachable from the center or fro
 act on nothing and page P1 once per storm), the breaker of (action, cluster), the target's slot
 and lease, caps (nodes unhealthy or in remediation per pool and cluster, actions in flight and
 control-plane actions per cluster, clusters in remediation across the fleet), then rate limits
-(token buckets per (action, cluster) and fleet-wide, the minimum gap between disruptive actions).
+(token buckets per (action, cluster) and fleet-wide, the minimum gap between disruptive actions on
+different targets of a cluster: the steps of a sequence on one node are one remediation).
 Only a request that passes everything and is not ``dry`` takes anything: one token from each
 bucket, the disruptive gap, and a slot with a new fencing token.
 
@@ -212,7 +213,10 @@ def check_rates(
     if req.tier is not RiskTier.REVERSIBLE and cluster in state.last_disruptive:
         since = now - state.last_disruptive[cluster]
         counters["since_disruptive_s"] = round(since, 3)
-        if since < rates.disruptive_gap_seconds:
+        # The next step of a sequence on the same target (drain, then restart its kubelet) is one
+        # remediation, not a second disruption of the cluster: the gap is between targets.
+        same = state.last_disruptive_target.get(cluster) == req.target.key
+        if since < rates.disruptive_gap_seconds and not same:
             out.append(Denial("rate.gap", f"last disruptive action on {cluster} {since:.0f}s ago"))
     return out, counters
 
@@ -271,3 +275,4 @@ def _take_all(state: DefenderState, settings: DefenderSettings, req: Request, no
     if req.tier is not RiskTier.REVERSIBLE:
         last = state.last_disruptive.get(req.target.cluster, now)
         state.last_disruptive[req.target.cluster] = max(now, last)
+        state.last_disruptive_target[req.target.cluster] = req.target.key

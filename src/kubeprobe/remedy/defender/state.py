@@ -72,6 +72,7 @@ class DefenderState:
     slots: dict[str, Slot] = field(default_factory=dict)  # by target key
     buckets: dict[str, Bucket] = field(default_factory=dict)  # "action|cluster", "*|*" fleet
     last_disruptive: dict[str, float] = field(default_factory=dict)  # by cluster
+    last_disruptive_target: dict[str, str] = field(default_factory=dict)  # by cluster: its target key
     breakers: dict[str, Breaker] = field(default_factory=dict)  # "action|cluster"
     pauses: dict[str, Pause] = field(default_factory=dict)  # "cluster|action"
     storms: dict[str, Storm] = field(default_factory=dict)  # "cluster:NAME", "pool:C/P", "fleet"
@@ -86,6 +87,7 @@ class DefenderState:
             slots={k: Slot(**v) for k, v in data.get("slots", {}).items()},
             buckets={k: Bucket(**v) for k, v in data.get("buckets", {}).items()},
             last_disruptive=dict(data.get("last_disruptive", {})),
+            last_disruptive_target=dict(data.get("last_disruptive_target", {})),
             breakers={k: Breaker(**v) for k, v in data.get("breakers", {}).items()},
             pauses={k: Pause(**v) for k, v in data.get("pauses", {}).items()},
             storms={k: Storm(**v) for k, v in data.get("storms", {}).items()},
