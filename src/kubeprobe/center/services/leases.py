@@ -152,6 +152,7 @@ class LeaseKeeper:
     async def close(self) -> None:
         """Leave: every lease lapses now, so others take this replica's work at once."""
         self.clusters, self.leader, self.held = frozenset(), False, {}
+        self._bump()  # what waits on a change (the watch manager) lets go at once
         try:
             await leases.leave(self.store, self.replica)
         except Exception as exc:

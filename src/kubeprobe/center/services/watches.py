@@ -14,7 +14,9 @@ differs from what it knew (so a change made while the watch was away is not lost
 spec change is :mod:`kubeprobe.center.triggers.specs`'s.
 
 In an HA center (``ownership`` given) only the clusters this replica's leases hold are watched, and
-a change of ownership refreshes at once (the new owner relists, so what changed meanwhile is seen).
+a change of ownership refreshes at once: the new owner's first list is its starting point, so a
+spec change made while no replica watched the cluster (between the old owner's death and the
+takeover) starts no run (``tests/center/services/test_watch_ownership.py``).
 """
 
 from __future__ import annotations
