@@ -23,12 +23,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def running_center(
-    settings: CenterSettings, builtin: Iterable[TemplateIn] = (), host: str = "127.0.0.1"
+    settings: CenterSettings,
+    builtin: Iterable[TemplateIn] = (),
+    host: str = "127.0.0.1",
+    *,
+    dispatch: bool = False,
 ) -> Iterator[str]:
     """Serve the center on ``host`` until the block ends; yields its base URL (at ``host``: pods
-    on a sandbox's real nodes reach this machine at the sandbox's ``host_ip``)."""
-    app = create_app(settings, builtin=list(builtin), maintenance=False)
+    on a sandbox's real nodes reach this machine at the sandbox's ``host_ip``). With ``dispatch``
+    it runs its workers too (scheduler, dispatcher, analysis, staleness ...), as ``kubeprobe
+    server`` does; cases report to the served port."""
     port = free_port(host)
+    if dispatch:
+        settings = settings.model_copy(update={"host": host, "port": port})
+    app = create_app(settings, builtin=list(builtin), maintenance=False, dispatch=dispatch)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="center", daemon=True)
     thread.start()
