@@ -142,7 +142,12 @@ def inspect_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Exit 3 on a finding at least this severe.")
     ] = None,
-    page_size: Annotated[int, typer.Option(min=1, help="Objects per LIST page.")] = 500,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Objects per page handed to the checks (LISTs stream in whole, cut into pages)."
+        ),
+    ] = 500,
     list_checks: Annotated[bool, typer.Option("--list", help="List the checks and exit.")] = False,
 ) -> None:
     """Scan clusters for known risks with the inspection catalog (each resource listed once)."""

@@ -16,6 +16,7 @@ import httpx
 
 from kubeprobe.kube.config import ClusterConnection
 from kubeprobe.kube.errors import KubeConnectionError, KubeError, api_error
+from kubeprobe.kube.wire import Wire, usable
 
 PatchType = Literal["merge", "strategic", "json", "apply"]
 _PATCH_CONTENT_TYPES: dict[str, str] = {
@@ -72,6 +73,8 @@ class KubeClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=limits,
         )
+        # LIST pages of inspections go over lean connections of their own (kube/wire.py).
+        self._wire = Wire(conn, timeout=timeout, headers=headers) if usable(conn) else None
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -86,6 +89,8 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._http.aclose()
+        if self._wire is not None:
+            await self._wire.close()
 
     async def request(
         self,

@@ -20,7 +20,6 @@ Connection errors end the sweep (the cluster is unreachable: nothing can be conc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,7 +30,9 @@ import httpx
 
 from kubeprobe.kube.client import KubeClient, resource_path
 from kubeprobe.kube.decoding import Decode, page_decoder, whole
-from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError, api_error
+from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError
+from kubeprobe.kube.paging import parse_page, pipelined_pages
+from kubeprobe.kube.streaming import streamed_pages
 
 Obj = dict[str, Any]
 METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -220,68 +221,60 @@ async def get_json(
         raise KubeConnectionError(f"{kube.conn.server}: GET {path} timed out") from exc
     except httpx.TransportError as exc:
         raise KubeConnectionError(f"{kube.conn.server}: cannot reach the API server: {exc}") from exc
-    body = resp.content
-    try:
-        data: Any = decode(body) if resp.status_code < 400 else whole(body)
-    except ValueError:
-        data = body.decode(errors="replace")
-    if resp.status_code >= 400:
-        raise api_error(resp.status_code, data)
-    if not isinstance(data, dict):
-        raise KubeAPIError(resp.status_code, "BadResponse", f"GET {path}: not a JSON object")
-    data["__bytes__"] = len(body)
-    return data
+    return parse_page(path, resp.status_code, resp.content, decode)
 
 
 async def pages(
-    kube: KubeClient, spec: ListSpec, *, limit: int = 500, prefetch: int = 1, pruned: bool = True
+    kube: KubeClient,
+    spec: ListSpec,
+    *,
+    limit: int = 500,
+    pruned: bool = True,
+    paged: bool = False,
+    pipelined: bool = True,
 ) -> AsyncIterator[Obj]:
-    """Pages of one LIST following continue tokens; the next page is fetched while the caller works.
+    """Pages of about ``limit`` objects of one LIST.
+
+    By default the LIST is asked for whole, served from the API server's watch cache, and cut into
+    pages as it streams in (:mod:`kubeprobe.kube.streaming`). ``paged``: asked for in pages of
+    ``limit`` with continue tokens (all but the first served from etcd), each next page asked for
+    while the current one still arrives (:mod:`kubeprobe.kube.paging`; ``pipelined=False``: only
+    once it is decoded).
 
     ``pruned``: pages of pods, nodes and metadata-only lists keep only the fields that inspections
     read (:mod:`kubeprobe.kube.decoding`)."""
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {}
     if spec.field_selector:
         params["fieldSelector"] = spec.field_selector
     if spec.label_selector:
         params["labelSelector"] = spec.label_selector
     accept = METADATA_ACCEPT if spec.metadata_only else "application/json"
     decode = page_decoder(spec.resource.key, spec.metadata_only, pruned=pruned)
-    queue: asyncio.Queue[Obj | BaseException | None] = asyncio.Queue(maxsize=max(prefetch, 1))
-
-    async def produce() -> None:
-        try:
-            while True:
-                page = await get_json(kube, spec.resource.path(), dict(params), accept, decode)
-                await queue.put(page)
-                token = (page.get("metadata") or {}).get("continue")
-                if not token:
-                    break
-                params["continue"] = token
-            await queue.put(None)
-        except Exception as exc:  # handed to the consumer, which re-raises it
-            await queue.put(exc)
-
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    path = spec.resource.path()
+    if not paged:
+        async for page in streamed_pages(kube, path, params, accept, decode=decode, size=limit):
+            yield page
+        return
+    params["limit"] = limit
+    if pipelined:
+        async for page in pipelined_pages(kube, path, params, accept, decode):
+            yield page
+        return
+    while True:
+        page = await get_json(kube, path, dict(params), accept, decode)
+        yield page
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
+        params["continue"] = token
 
 
 #: Listed first, so the longest LISTs of a sweep start at once and the small ones fill the gaps.
 BIG_FIRST = (("", "pods"), ("", "nodes"), ("coordination.k8s.io", "leases"), ("", "events"))
 
 
-def _big_first(spec: ListSpec) -> int:
+def big_first(spec: ListSpec) -> int:
+    """Sort key of the sweep's LISTs: those of :data:`BIG_FIRST` first, in its order."""
     key = spec.resource.key
     return BIG_FIRST.index(key) if key in BIG_FIRST else len(BIG_FIRST)
 
@@ -294,9 +287,11 @@ async def collect(
     limit: int = 500,
     concurrency: int = 4,
     pruned: bool = True,
+    paged: bool = False,
+    pipelined: bool = True,
 ) -> Sweep:
     """List every spec (``concurrency`` at a time, the big ones first) and call
-    ``visit(resource, items)`` per page. ``pruned``: see :func:`pages`."""
+    ``visit(resource, items)`` per page. ``pruned``, ``paged``, ``pipelined``: see :func:`pages`."""
     sweep = Sweep()
     started = time.monotonic()
     sem = asyncio.Semaphore(concurrency)
@@ -308,7 +303,9 @@ async def collect(
         async with sem:
             t0 = time.monotonic()
             try:
-                async for page in pages(kube, spec, limit=limit, pruned=pruned):
+                async for page in pages(
+                    kube, spec, limit=limit, pruned=pruned, paged=paged, pipelined=pipelined
+                ):
                     items = page.get("items") or []
                     stats.pages += 1
                     stats.bytes += int(page.get("__bytes__", 0))
@@ -318,7 +315,7 @@ async def collect(
                 sweep.failed[spec.resource] = str(exc)
             stats.seconds = time.monotonic() - t0
 
-    tasks = [asyncio.create_task(one(s)) for s in sorted(specs, key=_big_first)]
+    tasks = [asyncio.create_task(one(s)) for s in sorted(specs, key=big_first)]
     try:
         await asyncio.gather(*tasks)
     finally:

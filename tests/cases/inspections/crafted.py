@@ -12,6 +12,7 @@ from kubeprobe.cases.inspections.check import Check, CheckContext
 from kubeprobe.cases.inspections.settings import InspectionSettings
 from kubeprobe.kube.collect import ALL_RESOURCES, Discovery, ListStats, Resource, Sweep
 from kubeprobe.kube.decoding import page_decoder
+from kubeprobe.kube.streaming import Cutter
 from kubeprobe.model import Finding
 
 Obj = dict[str, Any]
@@ -35,9 +36,17 @@ def make(cls: type[Check], settings: InspectionSettings | None = None, **ctx: An
 
 
 def pruned(resource: Resource, item: Obj, metadata_only: bool) -> Obj:
-    """``item`` as a sweep hands it to checks: encoded, then decoded like a page of its LIST."""
-    page = page_decoder(resource.key, metadata_only)(orjson.dumps({"items": [item]}))
-    decoded: Obj = page["items"][0]
+    """``item`` as a sweep hands it to checks: in a LIST as the API server writes it (twice), cut
+    from the stream into pages of one (:mod:`kubeprobe.kube.streaming`) and decoded like a page of
+    its LIST (pruned)."""
+    meta = {"resourceVersion": "1"}
+    body = orjson.dumps({"kind": "List", "apiVersion": "v1", "metadata": meta, "items": [item, item]})
+    cutter = Cutter(1, page_decoder(resource.key, metadata_only))
+    pages = [page for at in range(0, len(body), 64) for page in cutter.feed(body[at : at + 64])]
+    items = [x for page in [*pages, cutter.finish()] for x in page["items"]]
+    assert len(items) == 2
+    assert items[0] == items[1]
+    decoded: Obj = items[0]
     return decoded
 
 

@@ -1,9 +1,11 @@
-"""Before/after on a real cluster: the pruned decoding gives the whole catalog the same findings.
+"""Before/after on a real cluster: how a sweep lists and decodes never changes what it finds.
 
 A small scale sandbox (bulk-loaded kwok nodes and pods, as the scale benchmark builds it) with risky
-objects added through the API is swept twice with every check: once with pages decoded whole (the
-reference) and once pruned to the fields checks read. Findings, check errors and object counts must
-be identical, and the risky objects must be among the findings, so the comparison means something.
+objects added through the API is swept with every check: the reference lists in pages with continue
+tokens, each asked for once the last one is decoded whole (as sweeps did first); against it, the
+default (each LIST asked for whole, cut into pages as it streams in, pruned to the fields checks
+read) and pipelined pages, pruned. Findings, check errors and object counts must be identical, and
+the risky objects must be among the findings, so the comparison means something.
 """
 
 from __future__ import annotations
@@ -80,29 +82,38 @@ def _canonical(report: InspectionReport) -> list[str]:
     return sorted(json.dumps(f.to_dict(), sort_keys=True, default=str) for f in report.findings)
 
 
-async def _both(kube: KubeClient) -> tuple[InspectionReport, InspectionReport]:
+WAYS = {
+    "reference": SweepOptions(page_size=97, pruned=False, paged=True, pipelined=False),
+    "streamed": SweepOptions(page_size=97),
+    "pipelined pages": SweepOptions(page_size=97, paged=True),
+}
+
+
+async def _all_ways(kube: KubeClient) -> dict[str, InspectionReport]:
     # Thresholds at zero, so objects just made count as stuck: more checks have something to say.
     settings = InspectionSettings(pending_minutes=0, terminating_minutes=0)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-    reports = []
-    for pruned in (False, True):
+    reports = {}
+    for way, options in WAYS.items():
         ctx = CheckContext("decode", now=now, settings=settings)
-        options = SweepOptions(page_size=97, pruned=pruned)
-        reports.append(await inspect(kube, list(CATALOG), ctx, options=options))
-    return reports[0], reports[1]
+        reports[way] = await inspect(kube, list(CATALOG), ctx, options=options)
+    return reports
 
 
 @pytest.mark.sandbox
-async def test_pruned_and_whole_decoding_find_the_same(scale_box: Sandbox) -> None:
+async def test_every_way_of_listing_and_decoding_finds_the_same(scale_box: Sandbox) -> None:
     async with scale_box.client() as kube:
-        # The cluster lives on between two sweeps (events, leases, the scheduler retrying): a pair
-        # that saw a different number of objects is swept again; a real difference persists.
+        # The cluster lives on between sweeps (events, leases, the scheduler retrying): sweeps that
+        # saw different numbers of objects are repeated; a real difference persists.
         for _ in range(5):
-            whole, pruned = await _both(kube)
-            if whole.objects == pruned.objects:
+            reports = await _all_ways(kube)
+            if len({r.objects for r in reports.values()}) == 1:
                 break
-    assert whole.objects == pruned.objects > 440
-    assert whole.errors == pruned.errors
-    # Sorted: which LIST's page comes first may differ between two sweeps, the findings may not.
-    assert _canonical(pruned) == _canonical(whole)
-    assert {f.check_id for f in whole.findings} >= EXPECTED
+    reference = reports.pop("reference")
+    assert reference.objects > 440
+    assert {f.check_id for f in reference.findings} >= EXPECTED
+    for way, report in reports.items():
+        assert report.objects == reference.objects, way
+        assert report.errors == reference.errors, way
+        # Sorted: which LIST's page comes first may differ between two sweeps, the findings may not.
+        assert _canonical(report) == _canonical(reference), way

@@ -31,12 +31,18 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """``pruned=False`` decodes every field of every page: the reference for the pruned decoding
-    (:mod:`kubeprobe.kube.decoding`), which gives the same findings faster."""
+    """``page_size``: objects per page handed to the checks. ``paged``: each LIST asked for in pages
+    of that size (continue tokens; else whole, from the API server's watch cache, cut into pages as
+    it streams in); ``pipelined=False``: each next page asked for only once the current one is
+    decoded (:func:`kubeprobe.kube.collect.pages`). ``pruned=False`` decodes every field of every
+    page: the reference for the pruned decoding (:mod:`kubeprobe.kube.decoding`), which gives the
+    same findings faster."""
 
     page_size: int = 500
-    concurrency: int = 4
+    concurrency: int = 8
     pruned: bool = True
+    paged: bool = False
+    pipelined: bool = True
 
 
 class _Router:
@@ -132,6 +138,8 @@ async def inspect(
             limit=options.page_size,
             concurrency=options.concurrency,
             pruned=options.pruned,
+            paged=options.paged,
+            pipelined=options.pipelined,
         )
         for check, result in zip(late, await asyncio.gather(*late_tasks), strict=True):
             record(check, result)

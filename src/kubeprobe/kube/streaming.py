@@ -1,0 +1,143 @@
+"""Whole LISTs streamed from the API server's watch cache and cut into pages as they arrive.
+
+A LIST asked for in pages (``limit`` and continue tokens) is served from the watch cache only for
+its first page: every further page is read from etcd and decoded from storage by the API server, at
+about three times the API server's CPU of the same objects served from the cache in one response
+(measured at 10,000 pods: 0.92 CPU-s in pages of 500, 0.34 unpaginated). An unpaginated LIST is
+served from the cache, consistently (the API server waits until its cache has caught up with etcd).
+But its one response is the whole resource: decoded at once it would make memory grow with the
+cluster.
+
+So the response is read as it streams and cut into pages of about ``size`` items on the fly
+(:class:`Cutter`), each decoded and handed over before the next is read; the API server waits
+(TCP flow control) while the checks are busy. Memory is a page and a socket buffer, as with
+continue tokens.
+
+Cutting: a list's JSON is ``{"kind":..,"apiVersion":..,"metadata":{..},"items":[ITEM,ITEM,...]}``
+(custom resources: keys sorted, ``{"apiVersion":..,"items":[...],"kind":..,"metadata":{..}}``),
+and every item starts alike, up to its ``"metadata":{`` (``{"metadata":{`` for typed items). The
+separator ``},`` + that start cannot occur inside a JSON string (its quotes would be escaped), but
+it can inside an item (a nested list of objects with metadata, such as a StatefulSet's
+volumeClaimTemplates). A cut there leaves an unbalanced text that no JSON decoder accepts: the
+decoder is the judge, and a rejected cut moves on to the next separator. A list laid out otherwise
+is decoded whole at its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from kubeprobe.kube.client import KubeClient
+from kubeprobe.kube.decoding import Decode
+from kubeprobe.kube.errors import KubeAPIError
+from kubeprobe.kube.paging import HEAD, Obj, handed_over, parse_page, stream_get
+
+_TYPED = re.compile(rb'\{"kind":"[^"]*","apiVersion":"[^"]*","metadata":\{[^{}]*\},"items":\[')
+_SORTED = re.compile(rb'\{"apiVersion":"[^"]*","items":\[')
+_ITEM = re.compile(rb'\{(?:"(?:kind|apiVersion)":"[^"\\]*",)*"metadata":\{')
+
+
+class Cutter:
+    """Cuts the JSON text of one list, fed piece by piece, into pages of about ``size`` items."""
+
+    def __init__(self, size: int, decode: Decode) -> None:
+        self.size = max(size, 1)
+        self.decode = decode
+        self.buf = bytearray()
+        self.sep: bytes | None = None  # b"}," + how every item starts, once known
+        self.whole = False  # the layout is not known: decode everything at the end
+        self.meta: Obj = {}
+        self.found = 0  # separators found in buf since the last cut
+        self.scan = 0  # where the next search for a separator starts
+        self.uncounted = 0  # bytes taken from buf but not counted in a page yet (the list's head)
+
+    def feed(self, data: bytes) -> list[Obj]:
+        """The pages completed by ``data``."""
+        self.buf += data
+        if self.sep is None and not self.whole:
+            self._learn()
+        if self.sep is None:
+            return []
+        pages = []
+        sep = self.sep
+        while (at := self.buf.find(sep, self.scan)) >= 0:
+            self.scan = at + 1
+            self.found += 1
+            if self.found >= self.size and (page := self._cut(at + 1)) is not None:
+                pages.append(page)
+        self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
+        return pages
+
+    def finish(self) -> Obj:
+        """The last page (the items left, or everything when the layout was not known)."""
+        # Once cut: the last items are left, then "]" and the rest of the list ("}" or its metadata).
+        doc = self.decode(bytes(self.buf) if self.sep is None else b'{"items":[' + self.buf)
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        doc.setdefault("metadata", self.meta)
+        doc["__bytes__"] = len(self.buf) + self.uncounted
+        return doc
+
+    def _learn(self) -> None:
+        head = _TYPED.match(self.buf) or _SORTED.match(self.buf)
+        item = _ITEM.match(self.buf, head.end()) if head else None
+        if head is None or item is None:
+            # Not known yet (too short), or never: another layout, or no items at all.
+            empty = head is not None and self.buf[head.end() : head.end() + 1] == b"]"
+            self.whole = empty or len(self.buf) >= HEAD
+            return
+        if head.re is _TYPED:
+            self.meta = orjson.loads(self.buf[: head.end()] + b"]}").get("metadata") or {}
+        self.sep = b"}," + item.group(0)
+        self.uncounted = head.end()
+        del self.buf[: head.end()]
+
+    def _cut(self, end: int) -> Obj | None:
+        """The page of the items in buf[:end], or None when that is not where an item ends."""
+        text = b'{"items":[' + self.buf[:end] + b"]}"
+        try:
+            doc: Any = self.decode(text)
+        except ValueError:
+            return None  # a separator inside an item: cut at a later one
+        if not isinstance(doc, dict):
+            return None
+        del self.buf[: end + 1]  # and the comma
+        self.found = 0
+        self.scan = 0
+        doc["metadata"] = self.meta
+        doc["__bytes__"] = end + 1 + self.uncounted
+        self.uncounted = 0
+        return doc
+
+
+def streamed_pages(
+    kube: KubeClient, path: str, params: dict[str, Any], accept: str, *, decode: Decode, size: int
+) -> AsyncIterator[Obj]:
+    """The pages (about ``size`` items each) of one unpaginated LIST, cut as it streams in."""
+
+    async def produce(queue: asyncio.Queue[Obj | BaseException | None]) -> None:
+        cutter = Cutter(size, decode)
+        failed: list[bytes] = []
+
+        async def sink(status: int, piece: bytes) -> None:
+            if status >= 400:
+                failed.append(piece)
+                return
+            for page in cutter.feed(piece):
+                await queue.put(page)
+
+        status = await stream_get(kube, path, params, accept, sink)
+        if status >= 400:
+            parse_page(path, status, b"".join(failed), decode)  # raises the API's error
+        try:
+            last = cutter.finish()
+        except ValueError as exc:
+            raise KubeAPIError(status, "BadResponse", f"GET {path}: not a JSON list: {exc}") from exc
+        await queue.put(last)
+
+    return handed_over(produce)
