@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from kubeprobe.center.errors import SingleReplicaStoreError
-from kubeprobe.center.services.leases import LeaseKeeper
+from kubeprobe.center.services.leases import LeaseKeeper, fair_share
 from kubeprobe.center.settings import HaSettings
 from kubeprobe.center.store import dispatching
 from kubeprobe.center.store.database import Store
@@ -67,6 +67,26 @@ async def test_replicas_share_the_clusters_and_one_leads(center_app: CenterApp, 
     assert a.clusters | b.clusters == fleet
     assert len(a.clusters) == len(b.clusters) == 2
     assert [a.leader, b.leader].count(True) == 1
+
+
+def test_shares_split_the_fleet_exactly() -> None:
+    peers = ("a", "b", "c")
+    assert [fair_share(10, peers, p) for p in peers] == [4, 3, 3]
+    assert [fair_share(2, peers, p) for p in peers] == [1, 1, 0]
+    assert fair_share(10, ("a", "b"), "c") == 3  # not registered yet: counted as the last
+
+
+async def test_ten_clusters_on_three_replicas_end_four_three_three(
+    center_app: CenterApp, store: Store
+) -> None:
+    fleet = await _cluster_ids(center_app, 10)
+    a, b, c = (LeaseKeeper(store, HA, replica=name) for name in "abc")
+    await _rounds(a)  # a alone holds everything, then b and c join
+    await _rounds(b, c, a, b, c, n=2)
+    held = [a.clusters, b.clusters, c.clusters]
+    assert frozenset().union(*held) == fleet
+    assert sum(len(h) for h in held) == 10  # disjoint
+    assert [len(h) for h in held] == [4, 3, 3]  # was 4/4/2: each took clusters / replicas rounded up
 
 
 async def test_a_dead_replica_is_taken_over_with_its_runs(center_app: CenterApp, store: Store) -> None:

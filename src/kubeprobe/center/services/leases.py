@@ -3,8 +3,10 @@
 
 Every ``renew_seconds`` the keeper renews what it holds and looks at the fleet (one transaction,
 :func:`kubeprobe.center.store.leases.renew`), takes free or expired cluster leases up to its share
-(clusters / live replicas, rounded up) and the ``leader`` lease when nobody holds it, and lets go
-of clusters above its share (a replica that joins gets work). Its view is valid for 0.8 of
+and the ``leader`` lease when nobody holds it, and lets go of clusters above its share (a replica
+that joins gets work). Shares split the fleet exactly: with C clusters and R live replicas each
+gets C // R, and the first C % R replicas by name one more (10 clusters on 3 replicas: 4/3/3, not
+the 4/4/2 that "C / R rounded up" each could end in). Its view is valid for 0.8 of
 ``lease_seconds`` after the round began: a replica that cannot renew in time (it lost the database,
 it hangs) drops everything at that point, before the database lets others take over, and its
 ``on_lost`` callbacks stop what it was doing (the dispatcher abandons its runs in flight: their new
@@ -22,7 +24,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-import math
 import os
 import socket
 import time
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 VALID_FRACTION = 0.8
 #: How far back a cluster taken over from a dead replica has its missed firings started.
 CATCH_UP_MAX_S = 120.0
+
+
+def fair_share(clusters: int, peers: tuple[str, ...], replica: str) -> int:
+    """How many of ``clusters`` ``replica`` should hold among the live ``peers`` (sorted names):
+    the shares add up to ``clusters`` and differ by at most one."""
+    if replica not in peers:  # not registered yet (or lapsed): count it as the last
+        peers = (*peers, replica)
+    base, extra = divmod(clusters, len(peers))
+    return base + (1 if peers.index(replica) < extra else 0)
 
 
 def default_replica() -> str:
@@ -186,7 +196,7 @@ class LeaseKeeper:
         held = {name: fence for name, (_, fence) in survey.held.items()}
         mine = {c for c, _ in survey.held.values() if c is not None}
         fleet = set(survey.clusters)
-        share = math.ceil(len(fleet) / max(1, survey.replicas))
+        share = fair_share(len(fleet), survey.peers, self.replica)
         keep = sorted(mine & fleet, key=self._order)[:share]
         drop = sorted(mine - set(keep))
         free = [

@@ -71,15 +71,19 @@ def live_replicas(session: AsyncSession) -> Select[Any]:
 class Survey:
     """One renewal: what this replica still holds (name → (cluster id, fence)), whether its replica
     lease was still live (False: it had lapsed, every replica may have taken its work, and it was
-    registered anew), the fleet's clusters, how many replicas live, and the cluster and leader
-    leases other replicas hold."""
+    registered anew), the fleet's clusters, the live replicas (sorted, this one included), and the
+    cluster and leader leases other replicas hold."""
 
     now: dt.datetime
     held: dict[str, tuple[int | None, int]]
     alive: bool
     clusters: list[int]
-    replicas: int
+    peers: tuple[str, ...]
     busy: frozenset[str]
+
+    @property
+    def replicas(self) -> int:
+        return len(self.peers)
 
 
 @dataclass(frozen=True)
@@ -143,11 +147,13 @@ async def renew(store: Store, replica: str, ttl: float) -> Survey:
             await session.execute(
                 _upsert(session, [_row(replica_lease(replica), None, replica, now, ttl)], now)
             )
-        replicas = (
+        peers = (
             await session.execute(
-                select(func.count()).where(Lease.name.like(f"{REPLICA}%"), Lease.expires > now)
+                select(Lease.holder)
+                .where(Lease.name.like(f"{REPLICA}%"), Lease.expires > now)
+                .order_by(Lease.holder)
             )
-        ).scalar_one()
+        ).scalars()
         clusters = list((await session.execute(select(Cluster.id).order_by(Cluster.id))).scalars())
         busy = (
             await session.execute(
@@ -158,7 +164,7 @@ async def renew(store: Store, replica: str, ttl: float) -> Survey:
                 )
             )
         ).scalars()
-        return Survey(now, held, alive, clusters, int(replicas), frozenset(busy))
+        return Survey(now, held, alive, clusters, tuple(peers), frozenset(busy))
 
 
 async def acquire(
