@@ -25,18 +25,20 @@ ADMIN_TOKEN = "kp_operator-test-admin"
 CLUSTER = "op-sandbox"
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
 class CenterServer:
-    """The center app served by uvicorn on a fixed port; :meth:`stop` makes it unreachable."""
+    """The center app served by uvicorn on a fixed port of ``host``; :meth:`stop` makes it
+    unreachable, :meth:`start` serves it again there (same store)."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, tmp: Path, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = free_port(host)
+        self.url = f"http://{host}:{self.port}"
         self.settings = CenterSettings(data_dir=tmp / "center", admin_token=ADMIN_TOKEN)
         self.store = Store.connect(f"sqlite+aiosqlite:///{tmp / 'center.db'}", timeout=5.0)
         self.box = SecretBox(Fernet.generate_key())
@@ -46,7 +48,7 @@ class CenterServer:
     async def start(self) -> None:
         app = create_app(self.settings, store=self.store, box=self.box, builtin=[], maintenance=False)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none", http="h11", lifespan="on"
+            app, host=self.host, port=self.port, log_level="warning", ws="none", http="h11", lifespan="on"
         )
         self._server = server = uvicorn.Server(config)
         self._task = asyncio.create_task(server.serve())
@@ -73,6 +75,18 @@ class CenterServer:
             resp.raise_for_status()
             result: list[dict[str, Any]] = resp.json()
             return result
+
+    async def run_count(self, case: str) -> int:
+        """How many runs the center holds for ``case`` (one per stored resident report)."""
+        count, cursor = 0, None
+        async with self.client() as c:
+            while True:
+                params = {"case": case, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+                page = (await c.get("/api/v1/runs", params=params)).json()
+                count += len(page["items"])
+                cursor = page.get("next")
+                if not cursor:
+                    return count
 
 
 @pytest.fixture

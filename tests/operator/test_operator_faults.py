@@ -32,18 +32,6 @@ def _t(s: str) -> dt.datetime:
     return dt.datetime.fromisoformat(s)
 
 
-async def _runs_of(center: CenterServer, case: str) -> int:
-    count, cursor = 0, None
-    async with center.client() as c:
-        while True:
-            params = {"case": case, "limit": 1000, **({"cursor": cursor} if cursor else {})}
-            page = (await c.get("/api/v1/runs", params=params)).json()
-            count += len(page["items"])
-            cursor = page.get("next")
-            if not cursor:
-                return count
-
-
 async def test_center_down_and_kill9_lose_nothing_and_count_nothing_twice(
     sandbox: Sandbox, crd: KubeClient, namespace: str, center: CenterServer, tmp_path: Path
 ) -> None:
@@ -115,7 +103,7 @@ async def test_center_down_and_kill9_lose_nothing_and_count_nothing_twice(
         for a, b in itertools.pairwise(states):
             assert b["previous"] in (a["state"], "unknown"), f"{config}: state chain broken: {a} / {b}"
         case = items[0]["case"]
-        assert await _runs_of(center, case) == len(items)  # one run per report: nothing twice
+        assert await center.run_count(case) == len(items)  # one run per report: nothing twice
     print(f"center down {DOWN_SECONDS:.0f}s, {kills} kill -9: {len(reports)} reports, each once")
 
 

@@ -100,3 +100,32 @@ def test_jitter_is_stable_and_spread() -> None:
     values = [jitter_of(f"ns/c{i}", 10.0) for i in range(1000)]
     assert 0 <= min(values) < 0.5
     assert 9.5 < max(values) < 10
+
+
+def test_a_closing_loop_reports_its_open_period_and_what_the_budget_held(tmp_path: Path) -> None:
+    """A graceful stop (pod deleted, replica paused, config removed) loses no result: the open
+    summary period ends at the stop and goes out with the held state change, budget or not."""
+    clock = Clock()
+    spec = parse_spec(
+        "ns", "cfg", {"probe": "apiserver-read", "intervalSeconds": 1, "summaryIntervalSeconds": 60}
+    )
+    out = Outlet(spec, "c0", ReportBuffer(tmp_path / "b.db"), TokenBucket(100, 1, clock), clock=clock)
+    loop = ProbeLoop(spec, Probe(spec, None), out)  # type: ignore[arg-type]
+    for i, outcome in enumerate(["ok", "failed", "failed", "ok"]):
+        loop.record(outcome, 3.0, "", T0.timestamp() + i)  # type: ignore[arg-type]
+    assert [p.body["state"] for p in out.buffer.peek(100)] == ["healthy"]  # the rest held back
+    assert out.holding
+    loop.close(T0.timestamp() + 4.5)
+    written = [p.body for p in out.buffer.peek(100)]
+    assert [(b["kind"], b["state"]) for b in written] == [
+        ("state", "healthy"),
+        ("state", "failing"),  # the latest change held back (it replaced "degraded")
+        ("summary", "failing"),
+    ]
+    assert written[1]["previous"] == "healthy"
+    assert written[-1]["runs"] == 4
+    assert written[-1]["period_start"] == T0.isoformat()
+    assert written[-1]["period_end"] == (T0 + dt.timedelta(seconds=4.5)).isoformat()
+    assert not out.holding
+    loop.close(T0.timestamp() + 5)  # nothing more: a period is reported once
+    assert len(out.buffer.peek(100)) == 3

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from typing import Any
 
 import kopf
+from kopf._core.engines.peering import Identity  # kopf.operator's type, not re-exported
 
 from kubeprobe.kube.client import KubeClient, resource_path
 from kubeprobe.kube.config import ClusterConnection
@@ -98,6 +101,13 @@ async def _status_error(kube: KubeClient, namespace: str, name: str, message: st
         )
 
 
+def peer_identity(settings: OperatorSettings) -> Identity:
+    """This process's name among its peers. kopf's own default asks for the user's login name,
+    which fails in the image (user 65532 has no passwd entry: ``KeyError: 'getpwuid(): uid not
+    found'``, the operator died at start in every pod); the pod's name, or host and pid, is unique."""
+    return Identity(settings.identity or f"{socket.gethostname()}/{os.getpid()}")
+
+
 async def run_operator(
     conn: ClusterConnection, settings: OperatorSettings, stop_flag: asyncio.Event | None = None
 ) -> None:
@@ -106,6 +116,7 @@ async def run_operator(
     namespaces = settings.namespaces
     await kopf.operator(
         registry=reg,
+        identity=peer_identity(settings),
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=settings.standalone,

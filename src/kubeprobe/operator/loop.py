@@ -114,3 +114,13 @@ class ProbeLoop:
             self.outlet.summary(stats, end, d.state, d.consecutive_failures)
         elif self.outlet.holding:
             self.outlet.pump()
+
+    def close(self, at: float) -> None:
+        """The loop has ended (config removed, replica paused or shutting down; no run in flight):
+        the open summary period goes out now, ending at ``at``, with whatever the budgets held
+        back, so a graceful stop loses no result (summaries tile time up to the stop)."""
+        stats, self.stats = self.stats, None
+        if stats is not None and stats.runs:
+            d = self.denoiser
+            self.outlet.summary(stats, _utc(at), d.state, d.consecutive_failures)
+        self.outlet.drain()

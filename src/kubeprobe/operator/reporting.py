@@ -169,26 +169,43 @@ class Outlet:
     def pump(self) -> None:
         """Write what is held back, as far as the budgets allow (state changes first)."""
         if self.held_state is not None and take_both(self.bucket, self.shared):
-            report, self.held_state = self.held_state, None
-            report["suppressed"] = self.suppressed
-            self.suppressed = 0
-            self._write(report)
+            self._release_state()
         if self.held_summary is not None and self.held_state is None and take_both(self.bucket, self.shared):
-            stats, extra, self.held_summary = self.held_summary, self.held_summary_extra, None
-            report = self._base("summary", extra["end"])
-            report.update(
-                state=extra["state"],
-                period_start=_iso(stats.start),
-                period_end=_iso(extra["end"]),
-                runs=stats.runs,
-                ok=stats.ok,
-                failed=stats.failed,
-                errors=stats.errors,
-                latency_ms=stats.latency(),
-                consecutive_failures=extra["consecutive_failures"],
-                message=stats.last_message,
-            )
-            self._write(report)
+            self._release_summary()
+
+    def drain(self) -> None:
+        """Write what is held back whatever the budgets say: the config's loop ends (removed, the
+        replica paused or shutting down) and what it held would die with it. At most one state
+        change and one summary, once per loop."""
+        self._release_state()
+        self._release_summary()
+
+    def _release_state(self) -> None:
+        report, self.held_state = self.held_state, None
+        if report is None:
+            return
+        report["suppressed"] = self.suppressed
+        self.suppressed = 0
+        self._write(report)
+
+    def _release_summary(self) -> None:
+        stats, extra, self.held_summary = self.held_summary, self.held_summary_extra, None
+        if stats is None:
+            return
+        report = self._base("summary", extra["end"])
+        report.update(
+            state=extra["state"],
+            period_start=_iso(stats.start),
+            period_end=_iso(extra["end"]),
+            runs=stats.runs,
+            ok=stats.ok,
+            failed=stats.failed,
+            errors=stats.errors,
+            latency_ms=stats.latency(),
+            consecutive_failures=extra["consecutive_failures"],
+            message=stats.last_message,
+        )
+        self._write(report)
 
 
 class Reporter:

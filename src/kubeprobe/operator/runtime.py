@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import logging
 import socket
+import time
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient, resource_path
@@ -72,8 +73,10 @@ class ProbeOperator:
         await self.scheduler.stop()
         loops = list(self.loops.values())
         self.loops.clear()
+        now = time.time()
         for loop in loops:
             loop.active = False
+            loop.close(now)  # the open summary periods, into the outbox before the last flush
         await asyncio.gather(*(loop.probe.close() for loop in loops), return_exceptions=True)
         for task in self._background:
             task.cancel()
@@ -113,6 +116,7 @@ class ProbeOperator:
         self._dirty.discard(key)
         if loop is not None:
             await self.scheduler.remove(loop)
+            loop.close(time.time())
 
     def _changed(self, loop: ProbeLoop) -> None:
         self._dirty.add(loop.spec.key)
