@@ -19,7 +19,7 @@ import httpx
 
 from kubeprobe.analysis.classifier import Classifier
 from kubeprobe.center.app import create_app, nul_escape, warm_routes
-from kubeprobe.center.services.analysis import train_apart
+from kubeprobe.center.services.training import train_apart
 from kubeprobe.center.settings import CenterSettings
 from tests.center.conftest import ADMIN_TOKEN
 
@@ -93,7 +93,7 @@ async def test_routes_are_built_before_the_first_request(tmp_path: Path) -> None
 
 def test_the_training_process_dies_with_the_center() -> None:
     """A center killed while its classifier trained left the training process waiting forever."""
-    script = "import asyncio; from kubeprobe.center.services.analysis import train_apart; "
+    script = "import asyncio; from kubeprobe.center.services.training import train_apart; "
     script += "asyncio.run(train_apart([], None))"
     center = subprocess.Popen([sys.executable, "-c", script])
     try:

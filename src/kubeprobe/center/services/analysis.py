@@ -28,43 +28,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import datetime as dt
 import json
 import logging
-import multiprocessing
 import os
-import signal
 import socket
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from kubeprobe.alerting.signals import Outcome, Signal
-from kubeprobe.analysis.classifier import Classifier, cached_classifier, parse_corpus
+from kubeprobe.analysis.classifier import Classifier, parse_corpus
 from kubeprobe.analysis.diagnosis import COMPONENT_RULE, Diagnosis, diagnose
 from kubeprobe.analysis.evidence import component_evidence
 from kubeprobe.analysis.rules import Rule, builtin_rules
 from kubeprobe.analysis.run_evidence import EvidenceLimits, cluster_evidence, evidence_events
 from kubeprobe.analysis.severity import Scope, assess
-from kubeprobe.analysis.texts import FailureText, LabeledFailure
+from kubeprobe.analysis.texts import FailureText
 from kubeprobe.cases.execute import execute
 from kubeprobe.cases.registry import CaseRegistry, builtin_registry
 from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.errors import StoreUnavailableError
+from kubeprobe.center.services.training import train_apart
 from kubeprobe.center.settings import AnalysisSettings, Links
 from kubeprobe.center.store import analysis as store_analysis
 from kubeprobe.center.store.clusters import connection_of
 from kubeprobe.center.store.database import Store
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.model import Severity
-from kubeprobe.runners.launch import PR_SET_PDEATHSIG
 
 log = logging.getLogger(__name__)
 
@@ -81,35 +75,6 @@ class Verification:
     reproduced: bool
     method: str
     detail: dict[str, Any]
-
-
-def _die_with(parent: int) -> None:
-    """In the training process: die with the center (``PR_SET_PDEATHSIG``), even by ``kill -9``;
-    an orphaned pool worker otherwise waits on its queue forever."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the center died before the request above took hold
-        os._exit(1)
-
-
-async def train_apart(extra: list[LabeledFailure], cache_dir: Path | None) -> Classifier:
-    """The classifier, trained (or loaded from ``cache_dir``) in a child process.
-
-    Training takes seconds of CPU, most of it holding the interpreter lock: in a thread it took
-    turns with the event loop every 5 ms, and /healthz p99 went from 6 ms to hundreds while the
-    first failed run of a center was analysed (bench/hostile.py). Only unpickling the result
-    (some 30 ms for 3 MB) happens here.
-    """
-    pool = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with,
-        initargs=(os.getpid(),),
-    )
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, cached_classifier, extra, cache_dir)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 #: Rounds a claim is analysed again after the store was unavailable, before its lease takes over.
@@ -142,6 +107,7 @@ class AnalysisWorker:
         self.wake = asyncio.Event()
         self._classifier: Classifier | None = None
         self._feedback_count = -1
+        self._training = asyncio.Lock()
         #: run id → tries: claims held whose analysis met an unavailable store (SQLite busy, the
         #: database away), analysed again next round instead of waiting out the claim's lease
         self._again: dict[str, int] = {}
@@ -151,6 +117,30 @@ class AnalysisWorker:
 
     # -- loop ------------------------------------------------------------------------------------
     async def run_forever(self) -> None:
+        warming = asyncio.create_task(self.warm())
+        try:
+            await self._loop()
+        finally:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
+
+    async def warm(self) -> bool:
+        """Load a classifier trained before (``model_cache``) while nothing failed yet: loading it
+        in its child process takes seconds on a busy machine, which the first failure of a center
+        would otherwise wait for. Nothing is trained here (a first start trains when needed)."""
+        cache = self.settings.model_cache
+        if cache is None or not any(cache.glob("rca-model-*.pickle")):
+            return False
+        try:
+            async with self.store.transaction() as session:
+                feedback = await store_analysis.feedback_lines(session)
+            await self._classifier_for(feedback)
+        except Exception:  # the first failure will load it then
+            log.warning("analysis: the classifier could not be loaded ahead", exc_info=True)
+            return False
+        return True
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await self.analyse_pending()
@@ -356,11 +346,12 @@ class AnalysisWorker:
         return evidence
 
     async def _classifier_for(self, feedback: list[dict[str, Any]]) -> Classifier:
-        if self._classifier is None or len(feedback) != self._feedback_count:
-            extra = parse_corpus([_json_line(f) for f in feedback], "rca_feedback") if feedback else []
-            self._classifier = await train_apart(extra, self.settings.model_cache)
-            self._feedback_count = len(feedback)
-        return self._classifier
+        async with self._training:  # one load at a time: the warm-up's, then the analyses'
+            if self._classifier is None or len(feedback) != self._feedback_count:
+                extra = parse_corpus([_json_line(f) for f in feedback], "rca_feedback") if feedback else []
+                self._classifier = await train_apart(extra, self.settings.model_cache)
+                self._feedback_count = len(feedback)
+            return self._classifier
 
     async def _verify(
         self, kube: KubeClient, ctx: store_analysis.RunContext, diagnosis: Diagnosis, resident: bool
