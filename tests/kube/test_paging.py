@@ -1,5 +1,6 @@
-"""Pipelined paging: the next page is asked for from the head of the current one, and the pages are
-the same as when each next page waits for the current one to be decoded."""
+"""Pipelined paging (the next page asked for from the head of the current one) and whole LISTs cut
+into pages as they stream in: the same pages as when each next page waits for the current one to be
+decoded; a broken stream is resumed in pages."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from kubeprobe.kube import paging
+from kubeprobe.kube import paging, streaming
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.collect import CONFIGMAPS, PODS, ListSpec, Resource, pages
 from kubeprobe.kube.config import ClusterConnection
-from kubeprobe.kube.errors import KubeAPIError, NotFoundError
+from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError, NotFoundError
 from kubeprobe.kube.waiting import wait_for
 from kubeprobe.kube.wire import usable
 
@@ -45,9 +46,11 @@ def test_head_continue_reads_the_lists_metadata() -> None:
     assert paging.head_continue(tricky) == ""
 
 
-async def _names(kube: KubeClient, spec: ListSpec, *, pipelined: bool, limit: int = 2) -> list[list[str]]:
+async def _names(
+    kube: KubeClient, spec: ListSpec, *, pipelined: bool, limit: int = 2, paged: bool = True
+) -> list[list[str]]:
     got = []
-    async for page in pages(kube, spec, limit=limit, pipelined=pipelined):
+    async for page in pages(kube, spec, limit=limit, paged=paged, pipelined=pipelined):
         got.append([f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in page["items"] or []])
     return got
 
@@ -60,6 +63,7 @@ async def test_pipelined_pages_are_the_serial_ones(kube: KubeClient, namespace: 
         spec = ListSpec(CONFIGMAPS, metadata_only, label_selector=f"paging={namespace}")
         serial = await _names(kube, spec, pipelined=False, limit=3)
         assert await _names(kube, spec, pipelined=True, limit=3) == serial
+        assert await _names(kube, spec, pipelined=True, limit=3, paged=False) == serial  # streamed
         assert sorted(n for page in serial for n in page) == [f"{namespace}/cm-{i}" for i in range(7)]
         assert len(serial) == 3
 
@@ -127,6 +131,7 @@ async def test_custom_resources_page_with_their_metadata_last(kube: KubeClient, 
     for metadata_only in (False, True):
         got = await _names(kube, ListSpec(widgets, metadata_only), pipelined=True)
         assert got == await _names(kube, ListSpec(widgets, metadata_only), pipelined=False)
+        assert got == await _names(kube, ListSpec(widgets, metadata_only), pipelined=True, paged=False)
         assert sorted(n.split("/")[1] for page in got for n in page) == [f"w-{i}" for i in range(5)]
 
 
@@ -139,3 +144,29 @@ def test_lean_connections_leave_proxies_to_httpx(monkeypatch: pytest.MonkeyPatch
     assert not usable(conn)
     monkeypatch.setenv("NO_PROXY", "10.0.0.1")
     assert usable(conn)
+
+
+@pytest.mark.parametrize("after_pages", [0, 1, 2])
+async def test_a_broken_stream_is_resumed_in_pages(
+    kube: KubeClient, namespace: str, monkeypatch: pytest.MonkeyPatch, after_pages: int
+) -> None:
+    """The stream of a whole LIST breaks after some pages: the rest of the same snapshot comes in
+    pages, every object exactly once, in order."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    for i in range(8):
+        await kube.create(path, {"metadata": {"name": f"cm-{i}", "labels": {"paging": namespace}}})
+    spec = ListSpec(CONFIGMAPS, True, label_selector=f"paging={namespace}")
+    expected = [n for page in await _names(kube, spec, pipelined=False) for n in page]
+    feed = streaming.Cutter.feed
+    given = {"pages": 0}
+
+    def breaking(self: streaming.Cutter, data: bytes) -> list[dict[str, Any]]:
+        out = feed(self, data)
+        if given["pages"] + len(out) > after_pages:
+            raise KubeConnectionError("the API server ended the request (simulated)")
+        given["pages"] += len(out)
+        return out
+
+    monkeypatch.setattr(streaming.Cutter, "feed", breaking)
+    got = [n for page in await _names(kube, spec, pipelined=True, limit=3, paged=False) for n in page]
+    assert got == expected

@@ -32,7 +32,7 @@ from kubeprobe.kube.client import KubeClient, resource_path
 from kubeprobe.kube.decoding import Decode, page_decoder, whole
 from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError
 from kubeprobe.kube.paging import parse_page, pipelined_pages
-from kubeprobe.kube.streaming import streamed_pages
+from kubeprobe.kube.streaming import whole_list_pages
 
 Obj = dict[str, Any]
 METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -236,10 +236,10 @@ async def pages(
     """Pages of about ``limit`` objects of one LIST.
 
     By default the LIST is asked for whole, served from the API server's watch cache, and cut into
-    pages as it streams in (:mod:`kubeprobe.kube.streaming`). ``paged``: asked for in pages of
-    ``limit`` with continue tokens (all but the first served from etcd), each next page asked for
-    while the current one still arrives (:mod:`kubeprobe.kube.paging`; ``pipelined=False``: only
-    once it is decoded).
+    pages as it streams in (:mod:`kubeprobe.kube.streaming`; resumed in pages if it breaks).
+    ``paged``: asked for in pages of ``limit`` with continue tokens (all but the first served from
+    etcd), each next page asked for while the current one still arrives
+    (:mod:`kubeprobe.kube.paging`; ``pipelined=False``: only once it is decoded).
 
     ``pruned``: pages of pods, nodes and metadata-only lists keep only the fields that inspections
     read (:mod:`kubeprobe.kube.decoding`)."""
@@ -252,7 +252,7 @@ async def pages(
     decode = page_decoder(spec.resource.key, spec.metadata_only, pruned=pruned)
     path = spec.resource.path()
     if not paged:
-        async for page in streamed_pages(kube, path, params, accept, decode=decode, size=limit):
+        async for page in whole_list_pages(kube, path, params, accept, decode=decode, size=limit):
             yield page
         return
     params["limit"] = limit

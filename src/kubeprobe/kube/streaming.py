@@ -21,11 +21,18 @@ it can inside an item (a nested list of objects with metadata, such as a Statefu
 volumeClaimTemplates). A cut there leaves an unbalanced text that no JSON decoder accepts: the
 decoder is the judge, and a rejected cut moves on to the next separator. A list laid out otherwise
 is decoded whole at its end.
+
+A stream that breaks (the API server ends a request after its timeout, a minute by default, or a
+connection drops) is resumed (:func:`whole_list_pages`): the rest of the same snapshot is asked for
+in pages at the list's ``resourceVersion`` (``resourceVersionMatch=Exact``, served from etcd), and
+only the objects after the last one handed over are handed over (a LIST is ordered as etcd keys
+are, by namespace and name).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,8 +41,10 @@ import orjson
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.decoding import Decode
-from kubeprobe.kube.errors import KubeAPIError
-from kubeprobe.kube.paging import HEAD, Obj, handed_over, parse_page, stream_get
+from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError
+from kubeprobe.kube.paging import HEAD, Obj, handed_over, parse_page, pipelined_pages, stream_get
+
+log = logging.getLogger(__name__)
 
 _TYPED = re.compile(rb'\{"kind":"[^"]*","apiVersion":"[^"]*","metadata":\{[^{}]*\},"items":\[')
 _SORTED = re.compile(rb'\{"apiVersion":"[^"]*","items":\[')
@@ -141,3 +150,37 @@ def streamed_pages(
         await queue.put(last)
 
     return handed_over(produce)
+
+
+def _key(obj: Obj) -> str:
+    """Where an object sorts in a LIST: its etcd key below the resource's prefix."""
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+async def whole_list_pages(
+    kube: KubeClient, path: str, params: dict[str, Any], accept: str, *, decode: Decode, size: int
+) -> AsyncIterator[Obj]:
+    """:func:`streamed_pages`, resumed in pages when the stream breaks (see the module's doc); a
+    stream that broke before handing anything over is asked for again, in pages."""
+    last: str | None = None
+    version = ""
+    try:
+        async for page in streamed_pages(kube, path, params, accept, decode=decode, size=size):
+            version = str((page.get("metadata") or {}).get("resourceVersion") or version)
+            if items := page.get("items"):
+                last = _key(items[-1])
+            yield page
+        return
+    except KubeConnectionError as exc:
+        if last is not None and not version:
+            raise
+        log.warning("LIST %s broke after %s (%s); the rest in pages", path, last or "no object", exc)
+    query = {**params, "limit": size}
+    if last is not None:
+        query.update(resourceVersion=version, resourceVersionMatch="Exact")
+    async for page in pipelined_pages(kube, path, query, accept, decode):
+        if last is not None:
+            page["items"] = [obj for obj in page.get("items") or [] if _key(obj) > last]
+        yield page
