@@ -14,10 +14,19 @@ running sandbox, a dispatching center with self-healing and an ``auto`` crash-lo
 makes a Deployment whose pod crash-loops and times, from the fault, the failed inspection
 (detected), the proposal, the pod deleted and verified, and the incident resolved after the
 inspection passes again (`tests/remedy/test_fault_to_healed.py`'s loop). The defender's default
-rate (burst 3 per action and cluster) bounds a run to 3 heals. The node case needs real nodes.
+rate (burst 3 per action and cluster) bounds a run to 3 heals.
+
+The node case (``--node-runs N --sandbox NAME``, a sandbox with a real node, alone:
+``bench/results/remedy_node.json``): the node agent installed with the operator chart, a center
+with an ``auto`` node.not_ready policy (drain, restart the kubelet through the agent, uncordon;
+``KUBEPROBE_REMEDY_ACTION_BURST`` raised so N runs fit); each run stops the real node's kubelet and
+times, from the fault, NotReady (the node controller's grace period, 50 s in the sandbox), the
+failed node-probe (run once the node is NotReady), the last step verified (healed) and the
+incident resolved after node-probe passes again (`tests/remedy/node_heal.py`).
 
     .venv/bin/python -m bench.remedy [--nodes 10000] [--decisions 2000] [--db URL]
     .venv/bin/python -m bench.remedy --heal-runs 3 --sandbox NAME
+    .venv/bin/python -m bench.remedy --node-runs 10 --sandbox NAME
 """
 
 from __future__ import annotations
@@ -118,8 +127,16 @@ async def main() -> None:
     ap.add_argument("--decisions", type=int, default=2_000)
     ap.add_argument("--db", default="", help="a PostgreSQL URL (an empty database) beside SQLite")
     ap.add_argument("--heal-runs", type=int, default=0, help="only fault-to-healed, this many times")
-    ap.add_argument("--sandbox", default="", help="the running sandbox for --heal-runs")
+    ap.add_argument(
+        "--node-runs", type=int, default=0, help="only the node case (real node), this many times"
+    )
+    ap.add_argument("--sandbox", default="", help="the running sandbox for --heal-runs / --node-runs")
     args = ap.parse_args()
+    if args.node_runs:
+        from bench.remedy_node import node_bench
+
+        await node_bench(args.sandbox, args.node_runs)
+        return
     if args.heal_runs:
         from bench.remedy_heal import heal_bench
 

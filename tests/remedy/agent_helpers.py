@@ -115,7 +115,8 @@ async def agent_running(kube: KubeClient, node: str, standins: StandIns) -> Asyn
 
 
 async def create_op(kube: KubeClient, node: str, action: str = "restart-kubelet", **spec: Any) -> str:
-    body = ops.operation_body(node, action, remediation=f"test-{uuid.uuid4().hex[:8]}", timeout_seconds=20)
+    rid = f"test-{uuid.uuid4().hex[:8]}"
+    body = ops.operation_body(node, action, remediation=rid, nonce="a1", timeout_seconds=20)
     body["spec"].update(spec)
     await kube.create(ops.COLLECTION, body)
     return str(body["metadata"]["name"])

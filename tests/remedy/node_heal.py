@@ -72,6 +72,25 @@ def agent_values(sandbox: Sandbox, image: str) -> dict[str, Any]:
     }
 
 
+def helm_runner(home: Path) -> Helm:
+    """Helm (the pinned build) with its own config and cache under ``home``; fails on non-zero."""
+    from kubeprobe.sandbox.helm import build_helm
+
+    binary = build_helm()
+    env = {"HELM_CONFIG_HOME": str(home / "config"), "HELM_CACHE_HOME": str(home / "cache"),
+           "HELM_DATA_HOME": str(home / "data"), "HOME": str(home), "PATH": "/usr/bin:/bin"}  # fmt: skip
+
+    def run(*args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(binary), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"helm {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        return proc
+
+    return run
+
+
 @contextlib.contextmanager
 def node_agent_installed(helm: Helm, sandbox: Sandbox, image: str, folder: Path) -> Iterator[None]:
     values = folder / "node-agent-values.yaml"
@@ -92,7 +111,9 @@ async def _ok(resp: httpx.Response, status: int = 200) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def healing_center(folder: Path, sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+async def healing_center(
+    folder: Path, sandbox: Sandbox, *, action_burst: float = 3.0
+) -> AsyncIterator[httpx.AsyncClient]:
     (folder / "policies.yaml").write_text(POLICY)
     settings = CenterSettings(
         data_dir=folder / "center",
@@ -100,7 +121,7 @@ async def healing_center(folder: Path, sandbox: Sandbox) -> AsyncIterator[httpx.
         port=free_port(),
         runner_mode="local",
         analysis={"self_healing": True},
-        remedy={"policies_file": folder / "policies.yaml"},
+        remedy={"policies_file": folder / "policies.yaml", "action_burst": action_burst},
     )
     with serving_dashboard(settings, dispatch=True, maintenance=False) as base:
         async with httpx.AsyncClient(
@@ -162,7 +183,7 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
         return dict(await _ok(await http.get(f"/api/v1/incidents/{incident}")))
 
     resolved = await wait_for(closed, lambda i: i["state"] == "resolved", timeout=120, what="resolved")
-    op = await kube.get(ops.path(ops.operation_name(_restart_of(seq), "restart-kubelet")))
+    (op,) = ops.of_remediation(await kube.list_all(ops.COLLECTION), _restart_of(seq))
     return {
         "not_ready_s": not_ready,
         "detected_s": detected,
@@ -174,6 +195,13 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
         "operation": op,
         "node": await kube.get(f"/api/v1/nodes/{node}"),
     }
+
+
+async def uncordon(kube: KubeClient, sandbox: Sandbox) -> None:
+    """Put the real node back into service whatever a failed run left (for the next test or run)."""
+    node = str(sandbox.real_nodes["nodes"][0])
+    with contextlib.suppress(Exception):
+        await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
 
 
 def _restart_of(seq: list[dict[str, Any]]) -> str:

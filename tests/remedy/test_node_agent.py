@@ -113,7 +113,9 @@ async def test_the_api_server_refuses_hostile_operations(kube: KubeClient, node:
         {"timeoutSeconds": 10**7},
     ]
     for spec in hostile:
-        body = ops.operation_body(node, "restart-kubelet", remediation=f"h-{uuid.uuid4().hex[:6]}")
+        body = ops.operation_body(
+            node, "restart-kubelet", remediation=f"h-{uuid.uuid4().hex[:6]}", nonce="a1"
+        )
         body["spec"].update(spec)
         with pytest.raises(KubeClientError) as caught:
             await kube.create(ops.COLLECTION, body)
@@ -156,7 +158,8 @@ async def test_restart_node_component_goes_through_the_agent_under_the_defender(
             done = await attempt(guard, action, ctx, await observe(kube), remediation=rid, mode=Mode.AUTO)
         assert done.state == "verified", done
         assert standins.pid("kubelet-0") != before
-        made = await kube.get(ops.path(ops.operation_name(rid, "restart-kubelet")))
+        (made,) = ops.of_remediation(await kube.list_all(ops.COLLECTION), rid)
+        assert made["metadata"]["name"] == shown["metadata"]["name"]  # what the dry run showed
         assert made["status"]["phase"] == "Succeeded"
         assert made["spec"]["reason"] == "test"
     finally:

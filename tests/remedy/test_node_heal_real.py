@@ -8,7 +8,6 @@ of this test's time (about 2 minutes with the image built and the sandbox up).""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.sandbox.cluster import Sandbox
 from tests.deploy.conftest import helm, helm_bin  # noqa: F401 (fixtures)
-from tests.remedy.node_heal import Helm, heal_node_once, healing_center, node_agent_installed
+from tests.remedy.node_heal import Helm, heal_node_once, healing_center, node_agent_installed, uncordon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -31,13 +30,11 @@ def node_agent(helm: Helm, real_sandbox: Sandbox, kubeprobe_image: str, tmp_path
 async def test_a_stopped_kubelet_is_healed_through_the_node_agent(
     node_agent: None, real_sandbox: Sandbox, real_kube: KubeClient, tmp_path: Path
 ) -> None:
-    node = str(real_sandbox.real_nodes["nodes"][0])
     try:
         async with healing_center(tmp_path, real_sandbox) as http:
             got = await heal_node_once(http, real_sandbox, real_kube)
     finally:  # whatever happened, the node goes back into service for the other tests
-        with contextlib.suppress(Exception):
-            await real_kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
+        await uncordon(real_kube, real_sandbox)
     actions = [(action, state) for _, action, state in got["remediations"]]
     assert actions == [
         ("node-drain", "verified"),

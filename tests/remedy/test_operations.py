@@ -48,15 +48,17 @@ def test_hostile_operations_are_refused_with_the_reason(obj: Any, why: str) -> N
     assert len(str(caught.value)) < 400  # an echo of hostile input is bounded
 
 
-def test_the_body_is_stable_per_remediation_and_bounded() -> None:
+def test_the_body_names_its_remediation_and_is_bounded() -> None:
     name = "Remediation 12!"
-    body = ops.operation_body(NODE, "restart-kube-proxy", remediation=name, timeout_seconds=10**7)
-    again = ops.operation_body(NODE, "restart-kube-proxy", remediation=name)
-    assert body["metadata"]["name"] == again["metadata"]["name"] == "remediation-12-restart-kube-proxy"
+    body = ops.operation_body(
+        NODE, "restart-kube-proxy", remediation=name, nonce="f00", timeout_seconds=10**7
+    )
+    assert body["metadata"]["name"] == "remediation-12-restart-kube-proxy-f00"
+    assert ops.of_remediation([body], name) == [body]
     assert body["spec"]["timeoutSeconds"] == 900
     assert ops.parse({**body, "metadata": {**body["metadata"], "uid": "u"}}, NODE).component == "kube-proxy"
     with pytest.raises(ops.OperationRefused):
-        ops.operation_body(NODE, "reboot", remediation="r")
+        ops.operation_body(NODE, "reboot", remediation="r", nonce="f00")
 
 
 def test_the_crd_states_the_bounds_the_agent_holds() -> None:

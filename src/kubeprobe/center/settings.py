@@ -141,7 +141,8 @@ class ChatOpsCenterSettings(BaseModel):
 class RemedySettings(BaseModel):
     """remedy: the center's side of self-healing (``KUBEPROBE_REMEDY_<FIELD>``). An incident whose
     analysis says ``self-heal`` (``KUBEPROBE_ANALYSIS_SELF_HEALING``) becomes a remediation when a
-    policy of ``policies_file`` matches it; the defender's own limits are its defaults."""
+    policy of ``policies_file`` matches it; the defender's own limits are its defaults but for its
+    rate limit per action and cluster, set here."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -152,6 +153,12 @@ class RemedySettings(BaseModel):
         default=3600.0,
         ge=0,
         description="A cluster whose latest gate, opened this recently, is pending or blocked: no action.",
+    )
+    action_burst: float = Field(
+        default=3.0, ge=1, le=1000, description="The defender's token bucket per action and cluster: burst."
+    )
+    action_per_hour: float = Field(
+        default=6.0, gt=0, le=100_000, description="... and its refill, tokens per hour."
     )
 
 

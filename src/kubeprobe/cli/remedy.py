@@ -1,4 +1,4 @@
-"""`kubeprobe remedy ...`: propose (plan), list, show, approve, deny, pause, resume."""
+"""`kubeprobe remedy ...`: propose (plan), list, show, approve, deny, pause, resume, policies."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ def remedy_list(
 ) -> None:
     """Remediations, newest first."""
     show(call("GET", "/api/v1/remediations", params={"state": state, "limit": limit}), output, COLUMNS)
+
+
+@remedy_app.command("policies")
+def remedy_policies(output: OutputOpt = Output.TABLE) -> None:
+    """The policies in force, in the order they are matched, with their ladders."""
+    found = call("GET", "/api/v1/remedy/policies")
+    for policy in found:
+        policy["steps"] = [
+            f"{s['action']}{'→' if s['on_verified'] == 'next' else ''}" for s in policy["ladder"]
+        ]
+    show(found, output, ("name", "version", "cause", "mode", "clusters", "cases", "steps"))
 
 
 @remedy_app.command("show")

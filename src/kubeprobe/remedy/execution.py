@@ -52,6 +52,7 @@ async def attempt(
     approver: str = "",
     verify_case: CaseCheck | None = None,
 ) -> Attempt:
+    ctx.remediation = remediation  # the plan names what execute makes (a RemedyOperation's name)
     plan = await action.plan(ctx)
     problems = tuple(await action.preconditions(ctx))
     lines = (*plan.lines(), *(f"precondition: {p}" for p in problems))
@@ -71,7 +72,7 @@ async def attempt(
     async def fence() -> None:
         await defender.check_fence(lease.target, lease.token)
 
-    ctx.fence, ctx.token, ctx.remediation = fence, lease.token, remediation
+    ctx.fence, ctx.token = fence, lease.token
     outcome, error = await _execute_and_verify(action, ctx, verify_case)
     if outcome is None:
         return Attempt("fenced", plan, decision, error=error)

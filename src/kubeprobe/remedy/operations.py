@@ -8,7 +8,7 @@ cluster (``kubectl get remedyoperations``) and survives a center outage.
 
     apiVersion: kubeprobe.io/v1
     kind: RemedyOperation
-    metadata: {name: remediation-12-restart-kubelet}
+    metadata: {name: remediation-12-restart-kubelet-3f9a1c}
     spec: {nodeName: node-3, action: restart-kubelet, timeoutSeconds: 120,
            reason: "incident 7: node.not_ready", remediation: remediation-12}
     status: {phase: Succeeded, message: "...", startedAt: ..., finishedAt: ...,
@@ -128,10 +128,16 @@ def parse(obj: Any, node: str) -> Operation:
     )
 
 
-def operation_name(remediation: str, action: str) -> str:
-    """A stable name per remediation and action, so a second create finds the first."""
+def operation_name(remediation: str, action: str, nonce: str) -> str:
+    """The remediation, the action and a nonce: remediation ids are a center's own (another center,
+    or this one reinstalled, counts from 1 again), so the name alone must not find an old object."""
     base = re.sub(r"[^a-z0-9-]+", "-", remediation.lower()).strip("-")[:200] or "kubeprobe"
-    return f"{base}-{action}"
+    return f"{base}-{action}-{nonce}"
+
+
+def of_remediation(items: list[dict[str, Any]], remediation: str) -> list[dict[str, Any]]:
+    """The operations of one remediation (``spec.remediation``) among ``items``."""
+    return [o for o in items if (o.get("spec") or {}).get("remediation") == remediation]
 
 
 def operation_body(
@@ -139,6 +145,7 @@ def operation_body(
     action: str,
     *,
     remediation: str,
+    nonce: str,
     reason: str = "",
     timeout_seconds: int = DEFAULT_TIMEOUT,
     annotations: dict[str, str] | None = None,
@@ -151,7 +158,7 @@ def operation_body(
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
-            "name": operation_name(remediation, action),
+            "name": operation_name(remediation, action, nonce),
             "labels": {"app.kubernetes.io/managed-by": "kubeprobe"},
             "annotations": dict(annotations or {}),
         },

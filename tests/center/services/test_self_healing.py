@@ -5,6 +5,7 @@ the action cannot fix opens the breaker and the incident escalates through its r
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -16,7 +17,7 @@ from kubeprobe.center.credentials import SecretBox
 from kubeprobe.center.schemas.alerting import ReceiverIn, RouteIn
 from kubeprobe.center.services.alerting import IncidentService
 from kubeprobe.center.services.self_healing import SelfHealing
-from kubeprobe.center.store import routing
+from kubeprobe.center.store import remediations, routing
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.remedy import SqlDefenderStore
 from kubeprobe.center.store.tables.alerting import DeliveryRow
@@ -258,3 +259,46 @@ async def test_targets_come_from_the_failure_or_the_policy(box: SecretBox) -> No
     assert await healing._target(failure(cause="node.not_ready", evidence=facts), drain) == ("", "n7")
     assert await healing._target(failure(cause="node.not_ready", evidence={}), drain) is None
     assert await healing._target(failure(cause="controller.stalled"), rollback) == ("shop", "web")
+
+
+async def test_replicas_proposing_for_one_incident_at_once_propose_once(store: Store, box: SecretBox) -> None:
+    text = "name: nodes\ncause: node.not_ready\nmode: approval\nladder: [{action: node-drain}]"
+    incidents = IncidentService(store, box)
+    sig = failure(cause="node.not_ready", evidence={"facts": {"not_ready_nodes": ["n7"]}})
+    incident = await incidents.observe(sig)
+    assert incident is not None
+    replicas = [SelfHealing(store, box, incidents, policies=load_policies(text), replica=r) for r in "abc"]
+    got = await asyncio.gather(*(h.propose_for(sig, incident) for h in replicas for _ in range(2)))
+    assert len([g for g in got if g is not None]) == 1, got
+    async with store.transaction() as s:
+        rows = await remediations.list_remediations(s, state=None, limit=10, incident=incident)
+    assert [(r.action, r.name, r.state) for r in rows] == [("node-drain", "n7", "awaiting-approval")]
+
+
+async def test_the_policies_in_force_are_listed_in_order(
+    center_app: CenterApp, store: Store, box: SecretBox
+) -> None:
+    text = """
+- name: nodes
+  version: 4
+  cause: node.not_ready
+  mode: auto
+  ladder:
+    - {action: node-drain, on_verified: next}
+    - {action: restart-node-component, params: {component: kubelet}, on_verified: next}
+    - {action: node-uncordon}
+- name: crash
+  cause: runtime.crash
+  ladder: [{action: pod-delete}]
+"""
+    center_app.app.state.self_healing = SelfHealing(store, box, policies=load_policies(text))
+    got = await ok(await center_app.client().get("/api/v1/remedy/policies"))
+    assert [(p["name"], p["version"], p["mode"]) for p in got] == [
+        ("nodes", 4, "auto"),
+        ("crash", 1, "shadow"),
+    ]
+    assert [(s["action"], s["on_verified"]) for s in got[0]["ladder"]] == [
+        ("node-drain", "next"),
+        ("restart-node-component", "next"),
+        ("node-uncordon", "stop"),
+    ]

@@ -1,7 +1,7 @@
-"""Routes of remediations: preview, propose, list, show, approve, deny. An approve moves the
-remediation from awaiting-approval to approved once (a second approve is a no-op) and starts its
-execution; a preview (``POST /remediations/preview``) says what an action would change and what
-the defender would answer now, and stores nothing."""
+"""Routes of remediations: preview, propose, list, show, approve, deny, and the policies in
+force. An approve moves the remediation from awaiting-approval to approved once (a second approve
+is a no-op) and starts its execution; a preview (``POST /remediations/preview``) says what an
+action would change and what the defender would answer now, and stores nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from kubeprobe.center.store.remedy import SqlDefenderStore
 from kubeprobe.remedy.actions import ACTIONS
 from kubeprobe.remedy.defender import Defender, Mode
 from kubeprobe.remedy.errors import ActionError, RemedyError, UnknownRemediationError
+from kubeprobe.remedy.policies import Policy
 
 router = APIRouter(prefix="/api/v1")
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -28,10 +29,10 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 def healing_of(request: Request, store: Store, box: SecretBox) -> SelfHealing:
     """The app's self-healing (a dispatching center's, which also proposes; else one to execute)."""
-    state = request.app.state.__dict__
-    if "self_healing" not in state:
-        state["self_healing"] = SelfHealing(store, box, settings=request.app.state.settings.remedy)
-    healing: SelfHealing = state["self_healing"]
+    state = request.app.state  # a Starlette State: its attributes live in its own dict, not __dict__
+    healing: SelfHealing | None = getattr(state, "self_healing", None)
+    if healing is None:
+        healing = state.self_healing = SelfHealing(store, box, settings=state.settings.remedy)
     return healing
 
 
@@ -114,6 +115,12 @@ async def deny(rid: Id, who: Operator, store: StoreDep) -> ApprovalOut:
         await remediations.get(s, rid)
         changed = await remediations.transition(s, rid, "awaiting-approval", "denied", approver=who.name)
         return ApprovalOut(changed=changed, remediation=await remediations.get(s, rid))
+
+
+@router.get("/remedy/policies", response_model=list[Policy], tags=["remediations"])
+async def policies(request: Request, who: Viewer, store: StoreDep, box: BoxDep) -> list[Policy]:
+    """The policies in force (``KUBEPROBE_REMEDY_POLICIES_FILE``), in the order they are matched."""
+    return list(healing_of(request, store, box).policies.policies)
 
 
 @router.post("/remedy/pause", status_code=204, tags=["remediations"])

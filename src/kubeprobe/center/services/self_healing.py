@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,7 +43,7 @@ from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.errors import KubeError
 from kubeprobe.remedy.actions import ACTIONS
 from kubeprobe.remedy.actions.pods import pod_trouble
-from kubeprobe.remedy.defender import Defender, DefenderSettings, Mode
+from kubeprobe.remedy.defender import Defender, DefenderSettings, Mode, RateSettings
 from kubeprobe.remedy.defender.rules import bucket_key
 from kubeprobe.remedy.errors import RemedyError
 from kubeprobe.remedy.policies import LadderStep, Policy, PolicySet, load_policies
@@ -77,7 +78,13 @@ class SelfHealing:
         self.store, self.box, self.incidents = store, box, incidents
         self.settings = settings or RemedySettings()
         self.policies = policies if policies is not None else load_policy_file(self.settings.policies_file)
-        self.defender, self.replica = defender, replica
+        rates = replace(
+            RateSettings(),
+            action_burst=self.settings.action_burst,
+            action_per_hour=self.settings.action_per_hour,
+        )
+        self.defender = defender or DefenderSettings(rates=rates)
+        self.replica = replica
         self.tasks: set[asyncio.Task[str]] = set()
 
     async def observe(self, signal: Signal) -> int | None:
@@ -162,10 +169,12 @@ class SelfHealing:
         )
         state = "awaiting-approval" if policy.mode is Mode.APPROVAL else "approved"
         async with self.store.transaction() as s:
-            out = await remediations.propose(
+            out = await remediations.propose_unless_changed(
                 s, body, ACTIONS.get(rung.action).kind, f"policy:{policy.name}", state,
-                policy=(policy.name, policy.version, index),
+                policy=(policy.name, policy.version, index), seen=len(earlier),
             )  # fmt: skip
+        if out is None:  # another replica proposed for this incident meanwhile
+            return None
         log.info(
             "incident %s: remediation %s proposed (%s %s/%s, %s)",
             incident,

@@ -1,13 +1,15 @@
 """Remediations in the store. Every state change is one conditional UPDATE (``WHERE state =
 :expected``), so of two approvals, or two replicas claiming an approved remediation, exactly one
-changes the row; the other sees 0 rows and changes nothing."""
+changes the row; the other sees 0 rows and changes nothing. A policy's proposal for an incident
+(:func:`propose_unless_changed`) checks and inserts under a lock per incident, so two replicas
+that decided on the same step at once write it once."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kubeprobe.center.errors import NotFoundError
@@ -53,6 +55,42 @@ async def propose(
     session.add(row)
     await session.flush()
     return remediation_out(row)
+
+
+#: The first key of ``pg_advisory_xact_lock(key, incident)``: one incident's proposals, one at a time.
+PROPOSAL_LOCK = 0x6B7072
+
+
+async def propose_unless_changed(
+    session: AsyncSession,
+    body: RemediationIn,
+    kind: str,
+    by: str,
+    state: str,
+    *,
+    policy: tuple[str, int, int],
+    seen: int,
+) -> RemediationOut | None:
+    """Propose ``body`` for its incident only if the incident still has the ``seen`` remediations
+    of the policy that the caller decided on; None when another replica proposed meanwhile.
+
+    The check and the insert hold the incident's lock until commit: on PostgreSQL an advisory
+    transaction lock (the later replica waits, then counts what the first committed); SQLite's
+    reads take no lock, so an empty UPDATE first makes this transaction its one writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k, :i)"), {"k": PROPOSAL_LOCK, "i": body.incident_id}
+        )
+    else:
+        await session.execute(update(RemediationRow).where(RemediationRow.id == -1).values(updated=0))
+    count = await session.scalar(
+        select(func.count())
+        .select_from(RemediationRow)
+        .where(RemediationRow.incident_id == body.incident_id, RemediationRow.policy == policy[0])
+    )
+    if count != seen:
+        return None
+    return await propose(session, body, kind, by, state, policy=policy)
 
 
 async def get(session: AsyncSession, rid: int) -> RemediationOut:

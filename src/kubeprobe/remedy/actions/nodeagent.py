@@ -3,9 +3,11 @@
 The center never touches a node's host: it creates a RemedyOperation
 (:mod:`kubeprobe.remedy.operations`) naming the node and the action, and the node agent on that
 node carries it out and writes the outcome to its status. The action waits for that status
-(``ctx.timeout``), then verifies that the node is Ready again. The operation's name is stable per
-remediation, so an execute that runs again finds the first operation instead of asking twice,
-and the operation carries the lease's fencing token (annotation).
+(``ctx.timeout``), then verifies that the node is Ready again. The operation's name is the
+remediation's, the action's and a nonce of this action (its plan names the object execute
+creates); an existing object of that name is never taken for ours. It carries the lease's
+fencing token (annotation). An execution is claimed once by the center (``approved → running``),
+so nothing asks twice.
 
 Preconditions: the node exists, the CRD is installed, and a node agent pod runs on the node
 (without one the operation would wait forever). The dry-run plan shows the object it would create.
@@ -13,8 +15,9 @@ Preconditions: the node exists, the CRD is installed, and a node agent pod runs 
 
 from __future__ import annotations
 
-import contextlib
 import json
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from kubeprobe.kube.errors import ConflictError, NotFoundError
@@ -22,7 +25,7 @@ from kubeprobe.kube.waiting import WaitTimeout, wait_for
 from kubeprobe.remedy import operations as ops
 from kubeprobe.remedy.actions.base import ACTIONS, FENCE_ANNOTATION, ActionContext, Obj, Plan
 from kubeprobe.remedy.actions.nodes import NodeAction
-from kubeprobe.remedy.defender.requests import RiskTier
+from kubeprobe.remedy.defender.requests import RiskTier, Target
 from kubeprobe.remedy.errors import ActionError
 from kubeprobe.remedy.health import node_healthy
 
@@ -40,6 +43,10 @@ class NodeComponentRestartAction(NodeAction):
     tier = RiskTier.DISRUPTIVE
     description = "restart kubelet, the container runtime or kube-proxy on a node through its node agent"
 
+    def __init__(self, target: Target, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(target, params)
+        self.nonce = uuid.uuid4().hex[:6]
+
     @property
     def component(self) -> str:
         component = str(self.params.get("component") or "kubelet")
@@ -54,6 +61,7 @@ class NodeComponentRestartAction(NodeAction):
             self.target.name,
             COMPONENT_ACTIONS[self.component],
             remediation=remediation,
+            nonce=self.nonce,
             reason=str(self.params.get("reason") or f"{self.name} by KubeProbe"),
             timeout_seconds=int(max(1, min(ctx.timeout, ops.TIMEOUT_RANGE[1]))),
             annotations=annotations,
@@ -99,8 +107,10 @@ class NodeComponentRestartAction(NodeAction):
         body = self.body(ctx)
         name = body["metadata"]["name"]
         await ctx.fence()
-        with contextlib.suppress(ConflictError):  # an earlier execute of this remediation made it
+        try:
             await ctx.kube.create(ops.COLLECTION, body)
+        except ConflictError as exc:
+            raise ActionError(f"a RemedyOperation named {name} exists already: not ours") from exc
         try:
             done = await wait_for(
                 lambda: ctx.kube.get(ops.path(name)),
