@@ -198,10 +198,14 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
 
 
 async def uncordon(kube: KubeClient, sandbox: Sandbox) -> None:
-    """Put the real node back into service whatever a failed run left (for the next test or run)."""
+    """Put the real node back into service whatever a failed run left (for the next test or run),
+    and remove the RemedyOperations KubeProbe made."""
     node = str(sandbox.real_nodes["nodes"][0])
     with contextlib.suppress(Exception):
         await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
+    with contextlib.suppress(Exception):
+        for op in await kube.list_all(ops.COLLECTION, labelSelector="app.kubernetes.io/managed-by=kubeprobe"):
+            await kube.delete(ops.path(op["metadata"]["name"]))
 
 
 def _restart_of(seq: list[dict[str, Any]]) -> str:
