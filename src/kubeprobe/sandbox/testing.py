@@ -127,6 +127,16 @@ def _keep_logs(box: Sandbox, what: str) -> None:
     shutil.copytree(box.logs, keep, dirs_exist_ok=True)
 
 
+def require_real_nodes() -> None:
+    """Skip, with the preflight's words, where real nodes cannot run (fail instead under
+    ``KUBEPROBE_TEST_REQUIRE_REAL_NODES=1``); for tests that start a sandbox of their own."""
+    problems = preflight.missing()
+    if problems:
+        if os.environ.get("KUBEPROBE_TEST_REQUIRE_REAL_NODES") == "1":
+            pytest.fail("real nodes are required here but: " + "; ".join(problems))
+        pytest.skip("this machine cannot run real nodes: " + "; ".join(problems))
+
+
 @pytest.fixture(scope="session")
 def real_sandbox() -> Iterator[Sandbox]:
     reuse = os.environ.get("KUBEPROBE_TEST_REAL_SANDBOX")
@@ -135,11 +145,7 @@ def real_sandbox() -> Iterator[Sandbox]:
         return
     import asyncio
 
-    problems = preflight.missing()
-    if problems:
-        if os.environ.get("KUBEPROBE_TEST_REQUIRE_REAL_NODES") == "1":
-            pytest.fail("real nodes are required here but: " + "; ".join(problems))
-        pytest.skip("this machine cannot run real nodes: " + "; ".join(problems))
+    require_real_nodes()
     box = Sandbox(f"pytest-real-{uuid.uuid4().hex[:6]}")
     bin_dir, node_bin = Builder().build(), NodeBuilder().build()
     asyncio.run(box.up(bin_dir, node_count=1, real_nodes=1, node_bin_dir=node_bin))
