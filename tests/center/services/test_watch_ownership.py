@@ -2,7 +2,7 @@
 when a lease moves the watch moves with it: two replicas (real lease keepers on both stores), two
 clusters (both the sandbox's API server), one watch binding on each. A spec change starts one run on
 each cluster, each from its owner; after one replica leaves, the other watches both and a change
-again starts exactly one run per cluster."""
+again starts exactly one run per cluster, including a change made while nobody watched."""
 
 from __future__ import annotations
 
@@ -110,14 +110,16 @@ async def test_watches_follow_the_cluster_leases(  # noqa: PLR0917 (fixtures)
         )
         assert runs == dict.fromkeys(CLUSTERS, 1), runs  # one per cluster, by its owner
         assert (watch_a.started_runs, watch_b.started_runs) == (1, 1)
-        # b leaves (its leases lapse at once); a's next round takes b's cluster: a watches both
-        # at once (a change of ownership refreshes without waiting for refresh_seconds), b none
+        # b leaves (its leases lapse at once) and stops watching; a spec change while nobody
+        # watches b's cluster; a's next round takes it: a watches both at once (a change of
+        # ownership refreshes without waiting for refresh_seconds), b none, and what was written
+        # since b's last renewal counts as changed: the change still runs on b's cluster
         await b.close()
+        await _watched(watch_b, set())
+        await _patch_image(kube, f"{deps}/web", "img:3")
         await a.round()
         assert {names[c] for c in a.clusters} == set(CLUSTERS)
         await _watched(watch_a, set(CLUSTERS))
-        await _watched(watch_b, set())
-        await _patch_image(kube, f"{deps}/web", "img:3")
         runs = await wait_for(
             lambda: _runs_by_cluster(http), lambda r: sum(r.values()) >= 4, timeout=20, what="two more runs"
         )

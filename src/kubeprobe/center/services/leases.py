@@ -80,6 +80,7 @@ class LeaseKeeper:
         self.failures = 0
         self.lost = 0
         self._catch_up: dict[int, dt.datetime] = {}
+        self._watch_since: dict[int, dt.datetime] = {}
         self._valid_until = 0.0
         self._changed = asyncio.Event()
         self._on_lost: list[Callable[[], None]] = []
@@ -105,6 +106,11 @@ class LeaseKeeper:
         last renewal (its firings from then on may be missing)."""
         out, self._catch_up = self._catch_up, {}
         return out
+
+    def take_watch_since(self, cluster_id: int) -> dt.datetime | None:
+        """For a cluster taken over from another replica: that replica's last renewal (what was
+        written since then may not have been seen by its watches); asked once."""
+        return self._watch_since.pop(cluster_id, None)
 
     # -- life --------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -217,6 +223,7 @@ class LeaseKeeper:
                 if lease.previous not in (None, self.replica) and lease.previous_renewed is not None:
                     floor = survey.now - dt.timedelta(seconds=CATCH_UP_MAX_S)
                     self._catch_up[lease.cluster_id] = max(lease.previous_renewed, floor)
+                    self._watch_since[lease.cluster_id] = lease.previous_renewed
                     log.warning(
                         "replica %s took over cluster %d from %s",
                         self.replica,
@@ -225,6 +232,7 @@ class LeaseKeeper:
                     )
         for cluster_id in drop:
             held.pop(leases.cluster_lease(cluster_id), None)
+            self._watch_since.pop(cluster_id, None)
         held[leases.replica_lease(self.replica)] = held.get(leases.replica_lease(self.replica), 0)
         self._apply(held, frozenset(mine - set(drop)), leases.LEADER in held)
         self.rounds += 1
@@ -260,7 +268,7 @@ class LeaseKeeper:
             self.incarnation += 1
             self.replica = f"{self.name}~{self.incarnation}"
         self.held, self.clusters, self.leader = {}, frozenset(), False
-        self._catch_up = {}
+        self._catch_up, self._watch_since = {}, {}
         for callback in self._on_lost:
             callback()
         self._bump()

@@ -14,9 +14,12 @@ differs from what it knew (so a change made while the watch was away is not lost
 spec change is :mod:`kubeprobe.center.triggers.specs`'s.
 
 In an HA center (``ownership`` given) only the clusters this replica's leases hold are watched, and
-a change of ownership refreshes at once: the new owner's first list is its starting point, so a
-spec change made while no replica watched the cluster (between the old owner's death and the
-takeover) starts no run (``tests/center/services/test_watch_ownership.py``).
+a change of ownership refreshes at once. A cluster taken over from another replica is listed
+from that replica's last renewal: every object written (not through ``status``) since then counts
+as changed, so a spec change made while no replica watched it still starts its run (a label change
+then runs the case once too often, and so does a change the old owner saw in its last
+``renew_seconds`` before it handed the cluster over; a deletion in that time is not seen).
+``tests/center/services/test_watch_ownership.py`` shows both.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from kubeprobe.center.store import clusters
 from kubeprobe.center.store.database import Store
 from kubeprobe.center.store.pending import start_runs
 from kubeprobe.center.store.targets import expand
-from kubeprobe.center.triggers.specs import Key, Seen, SpecChange, WatchTarget, seen
+from kubeprobe.center.triggers.specs import Key, Seen, SpecChange, WatchTarget, seen, written_since
 from kubeprobe.center.triggers.targets import Target
 from kubeprobe.kube.client import KubeClient, resource_path
 from kubeprobe.kube.config import parse_kubeconfig
@@ -56,6 +59,8 @@ class Ownership(Protocol):
 
     async def wait_change(self, timeout: float | None = None) -> bool: ...
 
+    def take_watch_since(self, cluster_id: int) -> dt.datetime | None: ...
+
 
 class SpecWatcher:
     """Watches one target and calls ``on_change`` for each spec change, until cancelled."""
@@ -68,8 +73,10 @@ class SpecWatcher:
         *,
         retry_seconds: float = 1.0,
         max_retry_seconds: float = 60.0,
+        since: dt.datetime | None = None,
     ):
         self.kube = kube
+        self.since = since  # a takeover: what was written since then counts as changed
         self.target = target
         self.path = resource_path(target.api_version, target.plural, target.namespace)
         self.on_change = on_change
@@ -85,13 +92,18 @@ class SpecWatcher:
         version = ""
         previous, first = self.objects, not self.ready.is_set()
         now: dict[Key, Seen] = {}
+        missed: list[SpecChange] = []  # taken over: what was written while nobody watched
         async for page in self.kube.iter_pages(self.path, **self.target.params()):
             version = (page.get("metadata") or {}).get("resourceVersion") or version
             for obj in page.get("items") or []:
                 meta = obj["metadata"]
                 key = (meta.get("namespace"), meta["name"])
-                now[key] = seen(obj, previous.get(key))
+                now[key] = item = seen(obj, previous.get(key))
+                if first and self.since is not None and written_since(obj, self.since):
+                    missed.append(SpecChange(self.target, "MODIFIED", key[0], key[1], item.generation))
         self.objects = now
+        for change in missed:
+            await self.on_change(change)
         if not first:  # a relist: what changed while we were not watching
             for key, item in now.items():
                 if key not in previous or previous[key].content != item.content:
@@ -172,6 +184,7 @@ class _ClusterWatches:
     fingerprint: dt.datetime
     client: KubeClient | None
     error: str = ""
+    since: dt.datetime | None = None  # taken over: its first watches start from here
 
 
 class WatchManager:
@@ -236,13 +249,17 @@ class WatchManager:
         for cid, (name, creds, updated) in current.items():
             if cid not in self._clusters:
                 self._clusters[cid] = self._connect(name, creds, updated)
+                if self.ownership is not None:
+                    self._clusters[cid].since = self.ownership.take_watch_since(cid)
         for key in [k for k in self._watchers if k not in wanted]:
             await self._stop_watch(key)
         self._wanted = wanted
         for key in wanted:
             cluster = self._clusters.get(key.cluster_id)
             if key not in self._watchers and cluster is not None and cluster.client is not None:
-                self._start_watch(key, cluster.client)
+                self._start_watch(key, cluster.client, cluster.since)
+        for cluster in self._clusters.values():  # watches added later start from their first list
+            cluster.since = None
 
     def _connect(self, name: str, credentials: bytes, updated: dt.datetime) -> _ClusterWatches:
         try:
@@ -252,7 +269,7 @@ class WatchManager:
             return _ClusterWatches(name, updated, None, f"cannot use the cluster's credentials: {exc}")
         return _ClusterWatches(name, updated, KubeClient(conn))
 
-    def _start_watch(self, key: WatchKey, client: KubeClient) -> None:
+    def _start_watch(self, key: WatchKey, client: KubeClient, since: dt.datetime | None = None) -> None:
         async def on_change(change: SpecChange) -> None:
             self._changed(key.cluster_id, change)
 
@@ -262,6 +279,7 @@ class WatchManager:
             on_change,
             retry_seconds=self.retry_seconds,
             max_retry_seconds=self.max_retry_seconds,
+            since=since,
         )
         task = asyncio.create_task(watcher.run(), name=f"watch {key.cluster_id} {key.target.describe()}")
         self._watchers[key] = (watcher, task)

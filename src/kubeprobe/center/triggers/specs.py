@@ -10,6 +10,7 @@ content is compared by hash. Objects created or deleted count as changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,6 +32,25 @@ def seen(obj: dict[str, Any], before: Seen | None = None) -> Seen:
         return before  # same generation: the spec did not change
     text = json.dumps({k: v for k, v in obj.items() if k not in IGNORED}, sort_keys=True, default=str)
     return Seen(generation, hashlib.sha256(text.encode()).hexdigest())
+
+
+def written_since(obj: dict[str, Any], since: dt.datetime) -> bool:
+    """Whether the object was created, or written by anyone but through ``status``, at or after
+    ``since`` (by its ``managedFields`` times, which have whole seconds: the second of ``since``
+    counts). A label or annotation change counts too: what was missed is run once too often rather
+    than not at all."""
+    meta = obj.get("metadata") or {}
+    floor = since.replace(microsecond=0)
+    times = [meta.get("creationTimestamp")] + [
+        f.get("time") for f in meta.get("managedFields") or [] if not f.get("subresource")
+    ]
+    for value in times:
+        try:
+            if value and dt.datetime.fromisoformat(str(value)) >= floor:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 @dataclass(frozen=True)
