@@ -10,6 +10,7 @@ what KubeProbe makes of it is measured by ``bench.fault_suite``. Objects a scena
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from typing import Any
 import httpx
 
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.errors import NotFoundError
+from kubeprobe.kube.errors import ConflictError, NotFoundError
+from kubeprobe.operator.install import install
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import FAULT_LABEL, Faults
+from kubeprobe.sandbox.nodefaults import NodeFaults
 
 NAMESPACE = "kubeprobe-system"
 POOL_LABEL = "kubeprobe.io/probe-pool"
@@ -37,7 +40,14 @@ class Context:
     sandbox: Sandbox
     faults: Faults
     etcd_url: str
+    node_faults: NodeFaults | None = None  # a sandbox with a real node
     saved: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def real(self) -> NodeFaults:
+        if self.node_faults is None:
+            raise RuntimeError("this scenario needs a real node (bench.fault_suite --real-nodes)")
+        return self.node_faults
 
     def kube(self) -> KubeClient:
         return self.sandbox.client(timeout=20)
@@ -365,3 +375,64 @@ def scenarios() -> list[Scenario]:
     add("webhook-again", "admission.webhook_failure", True, (webhook_refused, webhook_gone), "webhook again")
     add("scheduler-paused-again", "scheduling.scheduler_down", True, _pause("kube-scheduler"), "again")
     return out
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+async def center_kubeconfig(sandbox: Sandbox) -> str:
+    """A kubeconfig of a ServiceAccount bound to cluster-admin (a token, so faults can revoke it)."""
+    async with sandbox.client() as kube:
+        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": CENTER_SA}}
+        with contextlib.suppress(ConflictError):
+            await kube.create("/api/v1/namespaces/kube-system/serviceaccounts", sa)
+        with contextlib.suppress(ConflictError):
+            await kube.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", center_binding())
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 86400},
+        }
+        got = await kube.create(f"/api/v1/namespaces/kube-system/serviceaccounts/{CENTER_SA}/token", request)
+    ca = (sandbox.folder / "pki" / "ca.crt").read_bytes()
+    return (
+        "apiVersion: v1\nkind: Config\ncurrent-context: suite\n"
+        f"clusters:\n- name: suite\n  cluster:\n    server: {sandbox.server}\n"
+        f"    certificate-authority-data: {base64.b64encode(ca).decode()}\n"
+        f"users:\n- name: center\n  user:\n    token: {got['status']['token']}\n"
+        "contexts:\n- name: suite\n  context: {cluster: suite, user: center}\n"
+    )
+
+
+async def set_up_cluster(ctx: Context) -> None:
+    async with ctx.kube() as kube:
+        with contextlib.suppress(ConflictError):
+            await kube.create(
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            )
+        await install(kube)
+    await label_pool(ctx)
+    await cert_fresh(ctx)
+    await grant_center(ctx)
+
+
+# -- a real node ----------------------------------------------------------------------------------
+async def runtime_stopped(ctx: Context) -> None:
+    ctx.real.stop_runtime()
+
+
+async def runtime_started(ctx: Context) -> None:
+    await ctx.real.start_runtime()
+
+
+def real_scenarios() -> list[Scenario]:
+    """Faults only a real node can have; node-probe puts a pod on it every interval."""
+    return [
+        Scenario(
+            "runtime-stopped",
+            "runtime.sandbox_failure",
+            False,
+            runtime_stopped,
+            runtime_started,
+            "containerd stopped on the real node",
+        )
+    ]

@@ -3,6 +3,9 @@ would in production, and what an on-call engineer would have received for each.
 
     nice -n 10 .venv/bin/python -m bench.fault_suite [--sandbox fault-suite] [--fault-free-s 1200]
         [--only NAME ...] [--interval-s 30] [--keep]
+    # then the real-node scenarios, added to the same result file:
+    nice -n 10 .venv/bin/python -m bench.fault_suite --real-nodes --rows-from fault_suite \
+        --fault-free 0 --fault-free-from fault_suite
 
 Set-up: a sandbox (three kwok nodes), ``kubeprobe server`` on SQLite with the sandbox registered
 under a ServiceAccount token, the built-in probes bound every ``--interval-s`` seconds (periodic
@@ -18,19 +21,21 @@ one. An incident whose cause is the expected cause of an earlier scenario and no
 a stale-cause incident. Last, a fault-free period with nothing injected: every incident and every
 run that did not succeed in it is counted. Results are written after every scenario, so an
 interrupted run leaves what it measured.
+
+``--real-nodes`` adds one real node (kubelet, containerd, kube-proxy: ``kubeprobe sandbox up
+--real-nodes``) and runs the scenarios only a real node can have (its runtime stopped, ...); the
+kwok scenarios act on every node and are left to the run without it. ``--rows-from`` joins the two
+runs' scenarios in one result file.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -41,26 +46,25 @@ import httpx
 from rich.console import Console
 
 from bench.center_api import start_server, wait_ready
-from bench.common import RESULTS, write_result
+from bench.fault_report import summarise
 from bench.fault_scenarios import (
-    CENTER_SA,
     CERT_SECRET,
     NAMESPACE,
     POOL_LABEL,
     Context,
     Scenario,
-    center_binding,
-    cert_fresh,
-    grant_center,
-    label_pool,
+    center_kubeconfig,
+    real_scenarios,
     scenarios,
+    set_up_cluster,
 )
 from kubeprobe.kube.errors import ConflictError
-from kubeprobe.operator.install import install
 from kubeprobe.operator.spec import API_VERSION, PLURAL
 from kubeprobe.sandbox.build import Builder
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
+from kubeprobe.sandbox.nodebuild import NodeBuilder
+from kubeprobe.sandbox.nodefaults import NodeFaults
 
 console = Console(stderr=True)
 TOKEN = "kp_bench-admin"
@@ -89,6 +93,10 @@ RESIDENT: dict[str, dict[str, Any]] = {
     "etcd": {"probe": "etcd"},
     "watch": {"probe": "watch"},
     "scheduling": {"probe": "pod-scheduling", "params": {"nodeSelector": {POOL_LABEL: "true"}}},
+}
+PROBES = {
+    "periodic_cases": sorted(PERIODIC),
+    "resident_configs": {k: v["probe"] for k, v in RESIDENT.items()},
 }
 
 
@@ -122,43 +130,6 @@ class Center:
             resp.raise_for_status()
             out += resp.json()["items"]
         return out
-
-
-async def center_kubeconfig(sandbox: Sandbox) -> str:
-    """A kubeconfig of a ServiceAccount bound to cluster-admin (a token, so faults can revoke it)."""
-    async with sandbox.client() as kube:
-        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": CENTER_SA}}
-        with contextlib.suppress(ConflictError):
-            await kube.create("/api/v1/namespaces/kube-system/serviceaccounts", sa)
-        with contextlib.suppress(ConflictError):
-            await kube.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", center_binding())
-        request = {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 86400},
-        }
-        got = await kube.create(f"/api/v1/namespaces/kube-system/serviceaccounts/{CENTER_SA}/token", request)
-    ca = (sandbox.folder / "pki" / "ca.crt").read_bytes()
-    return (
-        "apiVersion: v1\nkind: Config\ncurrent-context: suite\n"
-        f"clusters:\n- name: suite\n  cluster:\n    server: {sandbox.server}\n"
-        f"    certificate-authority-data: {base64.b64encode(ca).decode()}\n"
-        f"users:\n- name: center\n  user:\n    token: {got['status']['token']}\n"
-        "contexts:\n- name: suite\n  context: {cluster: suite, user: center}\n"
-    )
-
-
-async def set_up_cluster(ctx: Context) -> None:
-    async with ctx.kube() as kube:
-        with contextlib.suppress(ConflictError):
-            await kube.create(
-                "/api/v1/namespaces",
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            )
-        await install(kube)
-    await label_pool(ctx)
-    await cert_fresh(ctx)
-    await grant_center(ctx)
 
 
 async def register(center: Center, kubeconfig: str, etcd_url: str, interval: float) -> None:
@@ -355,72 +326,6 @@ async def fault_free(center: Center, args: argparse.Namespace) -> dict[str, Any]
     }
 
 
-def p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-
-
-def summarise(rows: list[dict[str, Any]], free: dict[str, Any] | None, args: argparse.Namespace) -> None:
-    n = len(rows)
-
-    def ttd(resident: bool) -> float | None:  # an undetected scenario counts as --detect-s
-        return p95(
-            [
-                r["right_incident_s"] if r["right_incident_s"] is not None else args.detect_s
-                for r in rows
-                if r["resident"] is resident
-            ]
-        )
-
-    results: dict[str, Any] = {
-        "scenarios": n,
-        "detected_ratio": round(sum(r["detected"] for r in rows) / n, 3) if n else 0.0,
-        "right_cause_only_ratio": round(sum(r["right_cause_only"] for r in rows) / n, 3) if n else 0.0,
-        "stale_cause_incidents": sum(r["stale_cause_incidents"] for r in rows),
-        "ttd_incident_p95_s_resident": ttd(True),
-        "ttd_incident_p95_s_periodic": ttd(False),
-        "ttd_first_failed_run_median_s": statistics.median(
-            [r["first_failed_run_s"] for r in rows if r["first_failed_run_s"] is not None] or [0.0]
-        ),
-        "incidents_per_scenario_mean": round(sum(len(r["incidents"]) for r in rows) / n, 2) if n else 0.0,
-    }
-    source = RESULTS / f"{args.fault_free_from}.json"
-    if free is None and args.fault_free_from and source.exists():  # measured by a run of its own
-        free = json.loads(source.read_text())["params"].get("fault_free")
-    if free is not None:
-        results["fault_free_incidents"] = len(free["fault_free_incidents"])
-        results["fault_free_failed_runs"] = len(free["fault_free_bad_runs"])
-        results["fault_free_s"] = free["fault_free_s"]
-    params = {
-        "sandbox_nodes": 3,
-        "periodic_interval_s": args.interval_s,
-        "periodic_cases": sorted(PERIODIC),
-        "resident_configs": {k: v["probe"] for k, v in RESIDENT.items()},
-        "resident_timing": "operator defaults (interval, timeout, failure rule)",
-        "detect_s": args.detect_s,
-        "settle_s": args.settle_s,
-        "recover_s": args.recover_s,
-        "fault_free_s_requested": args.fault_free_s,
-        "load_avg_1m_end": round(os.getloadavg()[0], 2),
-        "per_scenario": rows,
-        **({"fault_free": free} if free else {}),
-    }
-    targets = {
-        "detected_ratio": ["==", 1.0],
-        "right_cause_only_ratio": [">=", 0.9],
-        "stale_cause_incidents": ["==", 0],
-        "ttd_incident_p95_s_resident": ["<=", 10],
-        "ttd_incident_p95_s_periodic": ["<=", args.interval_s],
-        "fault_free_incidents": ["==", 0],
-        "fault_free_failed_runs": ["==", 0],
-        "fault_free_s": [">=", 1200],
-        "scenarios": [">=", 25],
-    }
-    write_result(args.result, params, results, targets)
-
-
 async def green(center: Center, timeout: float, since: dt.datetime | None = None) -> list[str]:
     """Until every periodic case and resident config has a run created after ``since`` that
     succeeded and no incident is open; returns what is still missing ([] when green)."""
@@ -459,9 +364,12 @@ def fresh_folder(work: Path) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     sandbox = Sandbox(args.sandbox)
-    await sandbox.up(Builder().build(), node_count=3)
+    if args.real_nodes:
+        await sandbox.up(Builder().build(), node_count=3, real_nodes=1, node_bin_dir=NodeBuilder().build())
+    else:
+        await sandbox.up(Builder().build(), node_count=3)
     etcd_url = f"http://127.0.0.1:{sandbox.ports.etcd}"
-    ctx = Context(sandbox, Faults(sandbox), etcd_url)
+    ctx = Context(sandbox, Faults(sandbox), etcd_url, NodeFaults(sandbox) if args.real_nodes else None)
     work = Path(args.work or sandbox.folder / "fault-suite")
     await asyncio.to_thread(fresh_folder, work)
     await set_up_cluster(ctx)
@@ -486,7 +394,8 @@ async def run(args: argparse.Namespace) -> None:
                 raise RuntimeError(f"not green in 300 s: {missing}")
             console.print("green: every case and config succeeded once, no incident open")
             earlier: set[str] = set()
-            chosen = [s for s in scenarios() if args.only is None or s.name in args.only]
+            every = real_scenarios() if args.real_nodes else scenarios()
+            chosen = [s for s in every if args.only is None or s.name in args.only]
             for sc in chosen:
                 console.print(f"[bold]{sc.name}[/] ({sc.what}) → expect {sc.cause}")
                 row = await run_scenario(sc, ctx, center, args, earlier)
@@ -497,9 +406,9 @@ async def run(args: argparse.Namespace) -> None:
                     f"  detected={row['detected']} first_failed={row['first_failed_run_s']}s "
                     f"right={row['right_incident_s']}s only={row['right_cause_only']} {causes}"
                 )
-                summarise(rows, None, args)
+                summarise(rows, None, args, PROBES)
             free = await fault_free(center, args) if args.fault_free_s > 0 else None
-            summarise(rows, free, args)
+            summarise(rows, free, args, PROBES)
     finally:
         for proc in (operator, server):
             if proc is not None:
@@ -536,6 +445,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--fault-free-from", default="", help="Take the fault-free period from this result file (name)."
+    )
+    parser.add_argument(
+        "--real-nodes",
+        action="store_true",
+        help="One real node beside the kwok nodes, and the scenarios that need it (not the kwok ones: "
+        "those act on every node).",
+    )
+    parser.add_argument(
+        "--rows-from",
+        default="",
+        help="Put this result file's scenarios first (the other node kind's run).",
     )
     parser.add_argument("--result", default="fault_suite", help="Name of the result file in bench/results.")
     parser.add_argument("--keep", action="store_true", help="Leave the sandbox running.")

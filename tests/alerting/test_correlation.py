@@ -158,3 +158,10 @@ def test_a_recovery_after_the_resolution_is_recorded_only_for_a_while() -> None:
         resolved=[over],
     )
     assert len(other.notices) == 1
+
+
+def test_a_node_not_ready_for_its_stopped_runtime_joins_the_runtimes_incident() -> None:
+    book = Book()
+    book.feed(signal(case="node-probe", cause="runtime.sandbox_failure", firm=True))
+    book.feed(signal(case="node-probe", cause="node.not_ready", firm=True, minutes=1))
+    assert list(book.incidents) == ["cluster/c1/runtime.sandbox_failure"]

@@ -41,6 +41,9 @@ CONSEQUENCES: dict[str, frozenset[str]] = {
     "node.not_ready": frozenset({"scheduling.taints", "scheduling.insufficient_resources"}),
     "scheduling.no_nodes": frozenset({"node.not_ready", "scheduling.taints"}),
     "node.pressure": frozenset({"scheduling.taints", "scheduling.insufficient_resources"}),
+    # a kubelet whose container runtime is down reports its node NotReady ("container runtime is
+    # down", "PLEG is not healthy"): the fault suite's stopped containerd opened both
+    "runtime.sandbox_failure": frozenset({"node.not_ready"}),
 }
 
 #: cause → what its component's recovery brings about (see the module).
