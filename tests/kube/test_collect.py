@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -91,3 +92,26 @@ async def test_unreachable_cluster_is_an_error(kube: KubeClient) -> None:
     async with KubeClient(conn, timeout=3) as dead:
         with pytest.raises(KubeConnectionError):
             await collect(dead, [ListSpec(PODS, True)], lambda r, o: None)
+
+
+async def test_guessed_lists_wait_for_the_plan(kube: KubeClient, namespace: str) -> None:
+    """Guesses start at once; the plan, known later, keeps the right ones and starts the rest."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    for i in range(3):
+        await kube.create(path, {"metadata": {"name": f"cm-{i}", "labels": {"guess": namespace}}})
+    kept = ListSpec(CONFIGMAPS, metadata_only=True, label_selector=f"guess={namespace}")
+    wrong = ListSpec(SECRETS, metadata_only=True)
+    started = ListSpec(NODES, metadata_only=True)
+    seen: dict[str, int] = {}
+
+    def visit(resource: Resource, items: list[dict[str, Any]]) -> None:
+        seen[resource.plural] = seen.get(resource.plural, 0) + len(items)
+
+    async def later() -> list[ListSpec]:
+        await asyncio.sleep(0.2)  # as a discovery would take a while: the guesses are under way
+        return [kept, started]
+
+    sweep = await collect(kube, [kept, wrong], visit, later=later(), limit=2)
+    assert seen.keys() == {"configmaps", "nodes"}
+    assert seen["configmaps"] == 3
+    assert sorted(s.resource.plural for s in sweep.stats) == ["configmaps", "nodes"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -161,8 +161,9 @@ async def discover(kube: KubeClient) -> Discovery:
     for the core group and the named groups)."""
     resources: list[Resource] = []
     stale: dict[str, str] = {}
-    for path in ("/api", "/apis"):
-        doc = await get_json(kube, path, {}, DISCOVERY_ACCEPT)
+    paths = ("/api", "/apis")
+    docs = await asyncio.gather(*(get_json(kube, path, {}, DISCOVERY_ACCEPT) for path in paths))
+    for path, doc in zip(paths, docs, strict=True):
         if doc.get("kind") != "APIGroupDiscoveryList":
             raise KubeAPIError(
                 406, "NotAcceptable", f"{path}: the API server does not serve aggregated discovery"
@@ -284,6 +285,7 @@ async def collect(
     specs: Iterable[ListSpec],
     visit: Visitor,
     *,
+    later: Awaitable[list[ListSpec]] | None = None,
     limit: int = 500,
     concurrency: int = 4,
     pruned: bool = True,
@@ -291,39 +293,60 @@ async def collect(
     pipelined: bool = True,
 ) -> Sweep:
     """List every spec (``concurrency`` at a time, the big ones first) and call
-    ``visit(resource, items)`` per page. ``pruned``, ``paged``, ``pipelined``: see :func:`pages`."""
+    ``visit(resource, items)`` per page. ``pruned``, ``paged``, ``pipelined``: see :func:`pages`.
+
+    ``later``: the whole plan, known only later (it needs a discovery); ``specs`` are then a guess
+    at some of it, started at once so that they need not wait, but visited only once ``later``
+    confirms them: a guess it does not contain is dropped, and the rest of the plan started."""
     sweep = Sweep()
     started = time.monotonic()
     sem = asyncio.Semaphore(concurrency)
+    full = asyncio.ensure_future(later) if later is not None else None
 
-    async def one(spec: ListSpec) -> None:
+    async def one(spec: ListSpec, held: bool) -> None:
         stats = ListStats(spec.resource)
-        sweep.stats.append(stats)
-        resource = spec.resource
+        if not held:
+            sweep.stats.append(stats)
         async with sem:
             t0 = time.monotonic()
             try:
                 async for page in pages(
                     kube, spec, limit=limit, pruned=pruned, paged=paged, pipelined=pipelined
                 ):
+                    if held:
+                        if not await _confirmed(spec, full):
+                            return
+                        held = False
+                        sweep.stats.append(stats)
                     items = page.get("items") or []
                     stats.pages += 1
                     stats.bytes += int(page.get("__bytes__", 0))
                     stats.objects += len(items)
-                    visit(resource, items)
+                    visit(spec.resource, items)
             except KubeAPIError as exc:
+                if held:
+                    if not await _confirmed(spec, full):
+                        return
+                    sweep.stats.append(stats)
                 sweep.failed[spec.resource] = str(exc)
             stats.seconds = time.monotonic() - t0
 
-    tasks = [asyncio.create_task(one(s)) for s in sorted(specs, key=big_first)]
+    guesses = list(specs) if full is not None else []
+    tasks = [asyncio.create_task(one(s, True)) for s in sorted(guesses, key=big_first)]
     try:
+        rest = [s for s in (await full if full is not None else specs) if s not in guesses]
+        tasks += [asyncio.create_task(one(s, False)) for s in sorted(rest, key=big_first)]
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
+        for task in [*tasks, *([full] if full is not None else [])]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *([full] if full is not None else []), return_exceptions=True)
     sweep.seconds = time.monotonic() - started
     return sweep
+
+
+async def _confirmed(spec: ListSpec, full: asyncio.Future[list[ListSpec]] | None) -> bool:
+    return full is None or spec in await asyncio.shield(full)
 
 
 def well_known(group: str, version: str, plural: str, kind: str, namespaced: bool = True) -> Resource:

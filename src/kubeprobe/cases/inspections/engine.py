@@ -21,7 +21,18 @@ from kubeprobe.cases.inspections.errors import CheckSkipped, InspectionError
 from kubeprobe.cases.inspections.exclusions import Exclusion, apply
 from kubeprobe.cases.inspections.report import CheckOutcome, InspectionReport
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.kube.collect import ALL_RESOURCES, Discovery, Resource, collect, discover, plan
+from kubeprobe.kube.collect import (
+    ALL_RESOURCES,
+    BIG_FIRST,
+    Discovery,
+    ListSpec,
+    Need,
+    Resource,
+    Sweep,
+    collect,
+    discover,
+    plan,
+)
 from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError
 from kubeprobe.model import Finding
 
@@ -94,6 +105,35 @@ async def _gather(check: Check, kube: KubeClient) -> tuple[str | None, str | Non
     return None, None
 
 
+async def _sweep(
+    kube: KubeClient, needs: list[Need], router: _Router, options: SweepOptions
+) -> tuple[Sweep, Discovery | None]:
+    """The sweep of ``needs``. When they need a discovery (every resource), the biggest LISTs are
+    started before it ends, as if discovery listed each resource named (it always lists them), and
+    visited once the plan it gives confirms them (:func:`collect`'s ``later``)."""
+    kwargs: dict[str, Any] = {
+        "limit": options.page_size,
+        "concurrency": options.concurrency,
+        "pruned": options.pruned,
+        "paged": options.paged,
+        "pipelined": options.pipelined,
+    }
+    if not any(n.resource == ALL_RESOURCES for n in needs):
+        return await collect(kube, plan(needs), router.visit, **kwargs), None
+    discovering = asyncio.create_task(discover(kube))
+
+    async def full_plan() -> list[ListSpec]:
+        return plan(needs, await discovering)
+
+    named = Discovery(sorted({n.resource for n in needs if n.resource != ALL_RESOURCES}))
+    guess = [s for s in plan(needs, named) if s.resource.key in BIG_FIRST]
+    try:
+        sweep = await collect(kube, guess, router.visit, later=full_plan(), **kwargs)
+    finally:
+        discovering.cancel()
+    return sweep, discovering.result()
+
+
 async def inspect(
     kube: KubeClient,
     checks: Iterable[type[Check]],
@@ -126,21 +166,8 @@ async def inspect(
         ):
             record(check, result)
         live = [c for c in instances if c.id not in errors and c.id not in skipped]
-        needs = [n for c in live for n in c.wants()]
-        discovery: Discovery | None = None
-        if any(n.resource == ALL_RESOURCES for n in needs):
-            discovery = await discover(kube)
         router = _Router(live)
-        sweep = await collect(
-            kube,
-            plan(needs, discovery),
-            router.visit,
-            limit=options.page_size,
-            concurrency=options.concurrency,
-            pruned=options.pruned,
-            paged=options.paged,
-            pipelined=options.pipelined,
-        )
+        sweep, discovery = await _sweep(kube, [n for c in live for n in c.wants()], router, options)
         for check, result in zip(late, await asyncio.gather(*late_tasks), strict=True):
             record(check, result)
     finally:
