@@ -1,6 +1,10 @@
 """`kubeprobe demo`: sandbox clusters, the center on its embedded SQLite store, built-in cases
 bound to the clusters, runs on a schedule and by a change event, results as they come in; then a
-fault healed by an approved remediation, narrated (`kubeprobe.cli.demo_heal`)."""
+fault healed by an approved remediation, narrated (`kubeprobe.cli.demo_heal`).
+
+Where this machine can run real nodes (``kubeprobe sandbox preflight``), the first cluster gets one
+beside its kwok nodes and node-probe is bound too: its pod there runs a real container. Elsewhere
+the demo runs on kwok nodes alone and says why, in the preflight's words."""
 
 from __future__ import annotations
 
@@ -36,7 +40,33 @@ async def _ok(resp: httpx.Response, *allowed: int) -> Any:
     return resp.json() if resp.content else None
 
 
-async def _register(http: httpx.AsyncClient, boxes: list[Sandbox], interval: float) -> None:
+def real_node_plan(wanted: bool) -> tuple[int, str]:
+    """How many real nodes the first cluster gets (0 or 1), and the sentence that says why."""
+    if not wanted:
+        return 0, "kwok nodes only: --no-real-nodes"
+    from kubeprobe.sandbox import preflight
+
+    problems = preflight.missing()
+    if problems:
+        return 0, "kwok nodes only, this machine cannot run real nodes: " + "; ".join(problems)
+    return 1, "one real node (kubelet, containerd, runc, kube-proxy, CoreDNS) in the first cluster"
+
+
+def _real_node_line(box: Sandbox) -> str:
+    if box.real_nodes.get("count"):
+        return (
+            f"{box.name} has a real node: node-probe's pod on real-node-0 runs a real container "
+            f"(pods reach this machine at {box.real_nodes['host_ip']})"
+        )
+    return (
+        f"{box.name} was already running without a real node; for one: "
+        f"kubeprobe sandbox down --name {box.name}, then the demo again"
+    )
+
+
+async def _register(
+    http: httpx.AsyncClient, boxes: list[Sandbox], interval: float, extra: tuple[str, ...] = ()
+) -> None:
     for box in boxes:
         body = {"name": box.name, "kubeconfig": box.kubeconfig.read_text(), "labels": {"env": "demo"}}
         if (await http.post("/api/v1/clusters", json=body)).status_code == 409:
@@ -45,9 +75,8 @@ async def _register(http: httpx.AsyncClient, boxes: list[Sandbox], interval: flo
             )
     await _ok(await http.post("/api/v1/groups", json={"name": "demo", "selector": {"env": "demo"}}), 409)
     cases = [c["name"] for c in (await _ok(await http.get("/api/v1/cases", params={"limit": 500})))["items"]]
-    probes = [c for c in ("pod-lifecycle", "apiserver-probe", "deployment-lifecycle") if c in cases] or cases[
-        :1
-    ]
+    wanted = ("pod-lifecycle", "apiserver-probe", "deployment-lifecycle", *extra)
+    probes = [c for c in wanted if c in cases] or cases[:1]
     for case in probes:
         await _ok(
             await http.post(
@@ -134,21 +163,38 @@ def demo(  # noqa: PLR0917 (typer options)
     heal: bool = typer.Option(
         True, "--heal/--no-heal", help="Then a fault, healed by an approved remediation."
     ),
+    real_nodes: bool = typer.Option(
+        True,
+        "--real-nodes/--no-real-nodes",
+        help="One real node in the first cluster where this machine can run it (`sandbox preflight`).",
+    ),
+    prefix: str = typer.Option(
+        "demo", "--prefix", help="Sandbox names PREFIX-1.. and the data folder's name."
+    ),
 ) -> None:
     """The product on one machine: sandbox clusters, the center, built-in probes on a schedule and by event.
 
+    The first cluster gets one real node where this machine can run it (`kubeprobe sandbox
+    preflight`), and the demo says so; elsewhere it says why not and uses kwok nodes alone.
+
     Idempotent: a second run reuses the built binaries, running sandboxes and the demo's database.
     """
-    from kubeprobe.cli.sandbox import _say, build_binaries
+    from kubeprobe.cli.sandbox import _say, build_binaries, build_node_binaries
 
     console.rule("[bold]1. sandbox clusters")
+    real, why = real_node_plan(real_nodes)
+    console.print(why, markup=False)
     bin_dir = build_binaries()
-    boxes = [Sandbox(f"demo-{i + 1}") for i in range(clusters)]
-    for box in boxes:
-        asyncio.run(box.up(bin_dir, node_count=nodes, report=_say))
+    node_bin = build_node_binaries() if real else None
+    boxes = [Sandbox(f"{prefix}-{i + 1}") for i in range(clusters)]
+    for i, box in enumerate(boxes):
+        first = real if i == 0 else 0
+        asyncio.run(box.up(bin_dir, node_count=nodes, real_nodes=first, node_bin_dir=node_bin, report=_say))
+    if real:
+        console.print(_real_node_line(boxes[0]), markup=False)
     console.rule("[bold]2. the center (embedded SQLite)")
     port = port if port_free(port) else free_port()
-    data_dir = Path(default_data_dir()) / "demo"
+    data_dir = Path(default_data_dir()) / prefix
     url = f"http://127.0.0.1:{port}"
     healing: dict[str, Any] = {}
     if heal:  # the self-heal verdict goes to the demo's policy (kubeprobe/cli/demo_heal.py)
@@ -158,11 +204,18 @@ def demo(  # noqa: PLR0917 (typer options)
     settings = CenterSettings(
         data_dir=data_dir, admin_token=TOKEN, port=port, public_url=url, runner_mode="local", **healing
     )
-    asyncio.run(_serve(settings, boxes, url, duration, interval, heal))
+    extra = ("node-probe",) if boxes[0].real_nodes.get("count") else ()
+    asyncio.run(_serve(settings, boxes, url, duration, interval, heal, extra))
 
 
 async def _serve(  # noqa: PLR0917 (the demo's pieces)
-    settings: CenterSettings, boxes: list[Sandbox], url: str, duration: float, interval: float, heal: bool
+    settings: CenterSettings,
+    boxes: list[Sandbox],
+    url: str,
+    duration: float,
+    interval: float,
+    heal: bool,
+    extra: tuple[str, ...],
 ) -> None:
     from kubeprobe.web import create_web_app  # the web stack loads slowly: only for the demo
 
@@ -182,11 +235,12 @@ async def _serve(  # noqa: PLR0917 (the demo's pieces)
             base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
         ) as http:
             console.rule("[bold]3. clusters, cases and bindings")
-            await _register(http, boxes, interval)
+            await _register(http, boxes, interval, extra)
             await _dashboard_tokens(http, url)
             console.print(
                 f"registered {', '.join(b.name for b in boxes)}; built-in probes bound to group demo "
                 f"every {interval:g}s and on event component.released"
+                + (f" (with {', '.join(extra)}: the real node)" if extra else "")
             )
             console.rule("[bold]4. results as they come in")
             runs = await _show(http, duration, min(15.0, duration / 3 if duration else 15.0), boxes[0].name)
