@@ -72,15 +72,22 @@ class Cutter:
             self._learn()
         if self.sep is None:
             return []
-        pages = []
+        pages: list[Obj] = []
         sep = self.sep
-        while (at := self.buf.find(sep, self.scan)) >= 0:
+        while True:
+            # Separators are counted in C; only the one a page ends at is looked for one by one.
+            need = max(self.size - self.found, 1)
+            if (count := self.buf.count(sep, self.scan)) < need:
+                self.found += count
+                self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
+                return pages
+            at = self.scan - 1
+            for _ in range(need):
+                at = self.buf.find(sep, at + 1)
+            self.found += need
             self.scan = at + 1
-            self.found += 1
-            if self.found >= self.size and (page := self._cut(at + 1)) is not None:
+            if (page := self._cut(at + 1)) is not None:
                 pages.append(page)
-        self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
-        return pages
 
     def finish(self) -> Obj:
         """The last page (the items left, or everything when the layout was not known)."""
