@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import httpx
-
 from kubeprobe.kube.client import KubeClient, resource_path
 from kubeprobe.kube.decoding import Decode, page_decoder, whole
-from kubeprobe.kube.errors import KubeAPIError, KubeConnectionError
-from kubeprobe.kube.paging import parse_page, pipelined_pages
+from kubeprobe.kube.errors import KubeAPIError
+from kubeprobe.kube.paging import parse_page, pipelined_pages, stream_get
 from kubeprobe.kube.streaming import whole_list_pages
 
 Obj = dict[str, Any]
@@ -212,17 +210,15 @@ def plan(needs: Iterable[Need], discovery: Discovery | None = None) -> list[List
 async def get_json(
     kube: KubeClient, path: str, params: dict[str, Any], accept: str, decode: Decode = whole
 ) -> Obj:
-    """One GET decoded with ``decode`` (an error body always whole); errors mapped like the client's."""
-    # The client keeps its httpx client private; the collection layer is part of the same package
-    # and needs raw bytes (for its own decoders and byte counts) and its own Accept header.
-    http: httpx.AsyncClient = kube._http
-    try:
-        resp = await http.get(path, params=params, headers={"Accept": accept})
-    except httpx.TimeoutException as exc:
-        raise KubeConnectionError(f"{kube.conn.server}: GET {path} timed out") from exc
-    except httpx.TransportError as exc:
-        raise KubeConnectionError(f"{kube.conn.server}: cannot reach the API server: {exc}") from exc
-    return parse_page(path, resp.status_code, resp.content, decode)
+    """One GET decoded with ``decode`` (an error body always whole); errors mapped like the client's.
+    Over the same lean connections as the LISTs (:func:`~kubeprobe.kube.paging.stream_get`)."""
+    pieces: list[bytes] = []
+
+    async def sink(status: int, piece: bytes) -> None:
+        pieces.append(piece)
+
+    status = await stream_get(kube, path, params, accept, sink)
+    return parse_page(path, status, b"".join(pieces), decode)
 
 
 async def pages(

@@ -50,6 +50,10 @@ class _Broken(Exception):
     """The exchange cannot go on (the connection is closed); the message says why."""
 
 
+class _Unreachable(Exception):
+    """No connection could be made (refused, no route, TLS handshake refused)."""
+
+
 class _Stale(Exception):
     """A kept-alive connection was closed by the server before it answered: ask on a new one."""
 
@@ -91,6 +95,8 @@ class Wire:
             except _Stale:  # the others kept alive as long are likely closed too
                 await self.close()
                 return await self._exchange(path, request, sink, inflate)
+        except _Unreachable as exc:
+            raise KubeConnectionError(f"{self._server}: cannot reach the API server: {exc}") from exc
         except (_Broken, _Stale, ConnectionError, asyncio.IncompleteReadError) as exc:
             raise KubeConnectionError(
                 f"{self._server}: GET {path} broke: {exc or type(exc).__name__}"
@@ -123,13 +129,16 @@ class Wire:
         return status
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection(
-            self._host,
-            self._port,
-            ssl=self._tls,
-            server_hostname=self._host if self._tls else None,
-            limit=2**20,
-        )
+        try:
+            return await asyncio.open_connection(
+                self._host,
+                self._port,
+                ssl=self._tls,
+                server_hostname=self._host if self._tls else None,
+                limit=2**20,
+            )
+        except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; named for the reader
+            raise _Unreachable(str(exc) or type(exc).__name__) from exc
 
     async def _response(
         self,
