@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -89,18 +90,27 @@ class CenterServer:
                     return count
 
 
-@pytest.fixture
-async def center(tmp_path: Path) -> AsyncIterator[CenterServer]:
-    server = CenterServer(tmp_path)
+@contextlib.asynccontextmanager
+async def serving(
+    tmp: Path, cluster: str, kubeconfig: str, host: str = "127.0.0.1"
+) -> AsyncIterator[CenterServer]:
+    """A started :class:`CenterServer` with ``cluster`` registered; stopped and closed after."""
+    server = CenterServer(tmp, host)
     await server.start()
     async with server.client() as c:
-        resp = await c.post("/api/v1/clusters", json={"name": CLUSTER, "kubeconfig": KUBECONFIG})
+        resp = await c.post("/api/v1/clusters", json={"name": cluster, "kubeconfig": kubeconfig})
         assert resp.status_code == 201, resp.text
     try:
         yield server
     finally:
         await server.stop()
         await server.store.close()
+
+
+@pytest.fixture
+async def center(tmp_path: Path) -> AsyncIterator[CenterServer]:
+    async with serving(tmp_path, CLUSTER, KUBECONFIG) as server:
+        yield server
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from kubeprobe.kube.errors import KubeError, NotFoundError
 from kubeprobe.kube.waiting import WaitTimeout, wait_for
 from kubeprobe.operator.install import MANIFESTS, apply, install, manifest
 from kubeprobe.sandbox.cluster import Sandbox
-from tests.operator.conftest import CenterServer
+from tests.operator.conftest import CenterServer, serving
 from tests.operator.operator_process import create_config, drop_finalizers, get_config, probe_config
 
 NS = "kubeprobe-system"  # where the manifests put the operator
@@ -85,17 +85,9 @@ def operator_deployment(image: str, center_url: str) -> Obj:
 @pytest_asyncio.fixture
 async def center(tmp_path: Path, real_sandbox: Sandbox) -> AsyncIterator[CenterServer]:
     """A center at the sandbox's host address (where pods reach this machine), stoppable."""
-    server = CenterServer(tmp_path, host=str(real_sandbox.real_nodes["host_ip"]))
-    await server.start()
-    async with server.client() as c:
-        cluster = {"name": CLUSTER, "kubeconfig": real_sandbox.kubeconfig.read_text()}
-        resp = await c.post("/api/v1/clusters", json=cluster)
-        assert resp.status_code == 201, resp.text
-    try:
+    host = str(real_sandbox.real_nodes["host_ip"])
+    async with serving(tmp_path, CLUSTER, real_sandbox.kubeconfig.read_text(), host) as server:
         yield server
-    finally:
-        await server.stop()
-        await server.store.close()
 
 
 async def _operator_token(center: CenterServer) -> str:
