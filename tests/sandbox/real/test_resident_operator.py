@@ -9,10 +9,12 @@ No report is lost:
   loop's open summary period is closed at the stop and the outbox flushed, at most 5 s); the
   ReplicaSet's new pod takes the config over. The old pod's summaries reach up to the deletion,
   the new pod's begin at its first run; between them no pod probed, so no result existed.
-- **the center down for a minute** (the issue's minute, not shortened): the center stops serving
-  (its port refuses) while the operator probes on; its reports wait in the outbox (SQLite on the
-  pod's emptyDir) and are sent in order when the center is back. Each report has an idempotency
-  key made when it was written; the center stores a key once.
+- **the center down for a minute** (the issue's minute, not shortened): the center's process
+  (``kubeprobe server`` on SQLite) is killed with SIGKILL, whatever it was doing, and started
+  again on its port and database after the minute, while the operator probes on; its reports wait
+  in the outbox (SQLite on the pod's emptyDir) and are sent in order when the center is back. Each
+  report has an idempotency key made when it was written; the center stores a key once, so a
+  batch it stored but could not answer before it died is counted once when sent again.
 
 Evidence: the summaries of the config tile time — inside one process each period starts exactly
 where the previous one ended (``Stats(start=end)``), so a missing or doubled report shows as a
@@ -43,7 +45,7 @@ from kubeprobe.kube.errors import KubeError, NotFoundError
 from kubeprobe.kube.waiting import WaitTimeout, wait_for
 from kubeprobe.operator.install import MANIFESTS, apply, install, manifest
 from kubeprobe.sandbox.cluster import Sandbox
-from tests.operator.conftest import CenterServer, serving
+from tests.operator.conftest import CenterProcess
 from tests.operator.operator_process import create_config, drop_finalizers, get_config, probe_config
 
 NS = "kubeprobe-system"  # where the manifests put the operator
@@ -83,14 +85,18 @@ def operator_deployment(image: str, center_url: str) -> Obj:
 
 
 @pytest_asyncio.fixture
-async def center(tmp_path: Path, real_sandbox: Sandbox) -> AsyncIterator[CenterServer]:
-    """A center at the sandbox's host address (where pods reach this machine), stoppable."""
-    host = str(real_sandbox.real_nodes["host_ip"])
-    async with serving(tmp_path, CLUSTER, real_sandbox.kubeconfig.read_text(), host) as server:
+async def center(tmp_path: Path, real_sandbox: Sandbox) -> AsyncIterator[CenterProcess]:
+    """``kubeprobe server`` at the sandbox's host address (where pods reach this machine)."""
+    server = CenterProcess(tmp_path, str(real_sandbox.real_nodes["host_ip"]))
+    await server.start()
+    try:
+        await server.register(CLUSTER, real_sandbox.kubeconfig.read_text())
         yield server
+    finally:
+        server.kill()
 
 
-async def _operator_token(center: CenterServer) -> str:
+async def _operator_token(center: CenterProcess) -> str:
     async with center.client() as c:
         resp = await c.post("/api/v1/tokens", json={"name": "resident-real", "role": "operator"})
         assert resp.status_code == 201, resp.text
@@ -118,7 +124,7 @@ async def _running_pod(kube: KubeClient, not_named: str = "") -> Obj:
     return pod
 
 
-async def _summaries_after(center: CenterServer, at: dt.datetime) -> list[dict[str, Any]]:
+async def _summaries_after(center: CenterProcess, at: dt.datetime) -> list[dict[str, Any]]:
     """Wait until a summary whose period starts after ``at`` arrived (all older ones are in: the
     outbox is sent in order); return every summary, oldest first."""
 
@@ -140,7 +146,7 @@ async def test_resident_operator_deployment_loses_no_report_on_pod_deletion_or_c
     real_kube: KubeClient,
     real_namespace: str,
     kubeprobe_image: str,
-    center: CenterServer,
+    center: CenterProcess,
 ) -> None:
     kube = real_kube
     await install(kube)  # `kubeprobe operator install`: CRDs, peering, RBAC
@@ -165,7 +171,7 @@ async def test_resident_operator_deployment_loses_no_report_on_pod_deletion_or_c
         second = await _running_pod(kube, not_named=first["metadata"]["name"])
         await _summaries_after(center, marks["pod deleted"])
 
-        await center.stop()
+        center.kill()  # SIGKILL: a batch in flight may be stored without its answer (sent again)
         marks["center down"] = _now()
         runs_down = await _runs(kube, real_namespace)
         # The operator probes on for the minute (its status keeps counting runs); reports wait.
@@ -223,7 +229,7 @@ async def _remove(kube: KubeClient, namespace: str) -> None:
     await drop_finalizers(kube, namespace)
 
 
-async def _check_reports(center: CenterServer, namespace: str, marks: dict[str, dt.datetime]) -> None:
+async def _check_reports(center: CenterProcess, namespace: str, marks: dict[str, dt.datetime]) -> None:
     # (A cluster-wide operator also probes configs other tests left in a shared sandbox.)
     reports = [r for r in await center.reports() if r["config"] == f"{namespace}/api-read"]
     assert reports
