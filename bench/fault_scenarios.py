@@ -9,6 +9,7 @@ what KubeProbe makes of it is measured by ``bench.fault_suite``. Objects a scena
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -83,7 +84,9 @@ def _pause(component: str) -> tuple[Step, Step]:
 
 def _stop(component: str) -> tuple[Step, Step]:
     async def inject(ctx: Context) -> None:
-        ctx.faults.stop(component)
+        # in a thread: stopping waits for the process to exit (an API server took 15 s), and the
+        # suite's loop must go on polling the center meanwhile, or detection times are the stop's
+        await asyncio.to_thread(ctx.faults.stop, component)
 
     async def undo(ctx: Context) -> None:
         await ctx.faults.start(component)
@@ -417,7 +420,7 @@ async def set_up_cluster(ctx: Context) -> None:
 
 # -- a real node ----------------------------------------------------------------------------------
 async def runtime_stopped(ctx: Context) -> None:
-    ctx.real.stop_runtime()
+    await asyncio.to_thread(ctx.real.stop_runtime)
 
 
 async def runtime_started(ctx: Context) -> None:
