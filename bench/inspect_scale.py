@@ -14,11 +14,13 @@ In one run on one cluster:
 - ``sweep_s``: the whole catalog (``kubeprobe inspect``, every check) as the engine times it, and
   ``sweep_process_s`` / ``peak_rss_mb`` for the whole CLI process (started fresh, RSS from wait4);
   ``ratio_to_true_floor`` is sweep_s / true_floor_s;
-- Popeye and k8sgpt, built from the Go module proxy at pinned versions (cached under
-  ``~/.cache/kubeprobe/bench/``), run against the same kubeconfig: wall time and peak RSS. A tool
-  that cannot be built or run records its error instead. Before they run, ``--unschedulable-pods``
-  pods no node can take are seeded (:mod:`bench.inspect_coverage`) and k8sgpt's report is checked
-  to name every unschedulable pod (``k8sgpt_pods_reported_of_expected`` of ``k8sgpt_pods_expected``).
+- k8sgpt then Popeye, built from the Go module proxy at pinned versions (cached under
+  ``~/.cache/kubeprobe/bench/``), run against the same kubeconfig: wall time and peak RSS (k8sgpt
+  best of ``--repeats`` like the sweep, right after it; Popeye once, last: it keeps both cores busy
+  for a minute and more). A tool that cannot be built or run records its error instead. Before
+  they run, ``--unschedulable-pods`` pods no node can take are seeded (:mod:`bench.inspect_coverage`)
+  and k8sgpt's report is checked to name every unschedulable pod
+  (``k8sgpt_pods_reported_of_expected`` of ``k8sgpt_pods_expected``).
 
 Floor and sweep alternate ``--repeats`` times; the best time is kept (peak RSS: the worst). Load
 averages are recorded at the start, at each tool's end and at the end: the machine is shared, so
@@ -267,7 +269,10 @@ def parse_args() -> argparse.Namespace:
         "--build-wait", type=float, default=600, help="How long to wait for a tool's running build."
     )
     parser.add_argument(
-        "--tools", default="popeye,k8sgpt", help="Comma-separated tools to compare ('' for none)."
+        "--tools",
+        default="k8sgpt,popeye",
+        help="Comma-separated tools to compare, run in this order ('' for none); k8sgpt first, right "
+        "after the sweep and before Popeye's minute of both cores, is run --repeats times (best kept).",
     )
     parser.add_argument(
         "--via-api",
@@ -326,7 +331,15 @@ def measure_tools(
     for tool in [t for t in args.tools.split(",") if t in TOOLS]:
         console.print(f"running {tool}")
         cap_mb = args.tool_memory_gib * 1024
-        outcome = run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait, cap_mb)
+        tries = args.repeats if tool == "k8sgpt" else 1  # as the sweep: best of --repeats
+        runs = [
+            run_tool(tool, sandbox.kubeconfig, args.tool_timeout, args.build_wait, cap_mb)
+            for _ in range(tries)
+        ]
+        timed = [r for r in runs if "seconds" in r and "error" not in r]
+        outcome = min(timed, key=lambda r: r["seconds"]) if timed else runs[-1]
+        if timed:
+            outcome["peak_rss_mb"] = max(r["peak_rss_mb"] for r in timed)  # as the sweep: the worst
         if "error" in outcome:
             errors[tool] = outcome["error"]
             console.print(f"  {tool}: {outcome['error'][:300]}")
