@@ -165,3 +165,11 @@ def test_a_node_not_ready_for_its_stopped_runtime_joins_the_runtimes_incident() 
     book.feed(signal(case="node-probe", cause="runtime.sandbox_failure", firm=True))
     book.feed(signal(case="node-probe", cause="node.not_ready", firm=True, minutes=1))
     assert list(book.incidents) == ["cluster/c1/runtime.sandbox_failure"]
+
+
+def test_a_silent_cluster_whose_api_server_is_down_joins_that_incident() -> None:
+    book = Book()
+    book.feed(signal(case="api-read", cause="apiserver.unavailable"))
+    d = book.feed(signal(case="(cluster)", cause="staleness.cluster", firm=True, minutes=0.5))
+    assert d.notices == []
+    assert list(book.incidents) == ["cluster/c1/apiserver.unavailable"]

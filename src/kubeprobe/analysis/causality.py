@@ -31,11 +31,18 @@ CONSEQUENCES: dict[str, frozenset[str]] = {
             "scheduling.scheduler_down",
             "network.connection",
             "node.not_ready",
+            "staleness.cluster",
         }
     ),
     "etcd.quota": frozenset({"apiserver.unavailable", "controller.stalled", "scheduling.scheduler_down"}),
     "apiserver.unavailable": frozenset(
-        {"controller.stalled", "scheduling.scheduler_down", "network.connection", "node.not_ready"}
+        {
+            "controller.stalled",
+            "scheduling.scheduler_down",
+            "network.connection",
+            "node.not_ready",
+            "staleness.cluster",  # a cluster whose API server is down answers nothing
+        }
     ),
     "scheduling.scheduler_down": frozenset({"controller.stalled"}),
     "node.not_ready": frozenset({"scheduling.taints", "scheduling.insufficient_resources"}),
