@@ -25,11 +25,11 @@ def summarise(
     args: argparse.Namespace,
     probes: dict[str, Any],
 ) -> None:
-    """Write the result file: ``rows`` after those of ``--rows-from`` (a run of the other node
-    kind), the fault-free period (this run's or ``--fault-free-from``'s), targets as the issue
-    states them. ``probes``: what was bound (periodic cases, resident configs)."""
-    if args.rows_from:
-        kept = json.loads((RESULTS / f"{args.rows_from}.json").read_text())["params"]["per_scenario"]
+    """Write the result file: ``rows`` after those of ``--rows-from`` (runs of the other node
+    kind, or earlier runs whose scenarios this one repeats), the fault-free period (this run's or
+    ``--fault-free-from``'s), targets as the issue states them. ``probes``: what was bound."""
+    for source in reversed(args.rows_from or []):  # a scenario run again here replaces its row
+        kept = json.loads((RESULTS / f"{source}.json").read_text())["params"]["per_scenario"]
         names = {r["name"] for r in rows}
         rows = [r for r in kept if r["name"] not in names] + rows
     n = len(rows)
@@ -65,7 +65,7 @@ def summarise(
     params = {
         "sandbox_nodes": 3,
         "real_nodes": 1 if args.real_nodes else 0,
-        "rows_from": args.rows_from or None,
+        "rows_from": args.rows_from or None,  # list of result names
         "periodic_interval_s": args.interval_s,
         **probes,
         "resident_timing": "operator defaults (interval, timeout, failure rule)",

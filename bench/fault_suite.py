@@ -5,7 +5,7 @@ would in production, and what an on-call engineer would have received for each.
         [--only NAME ...] [--interval-s 30] [--keep]
     # then the real-node scenarios, added to the same result file:
     nice -n 10 .venv/bin/python -m bench.fault_suite --real-nodes --rows-from fault_suite \
-        --fault-free 0 --fault-free-from fault_suite
+        --fault-free 0 --fault-free-from fault_suite --result fault_suite
 
 Set-up: a sandbox (three kwok nodes), ``kubeprobe server`` on SQLite with the sandbox registered
 under a ServiceAccount token, the built-in probes bound every ``--interval-s`` seconds (periodic
@@ -454,8 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rows-from",
-        default="",
-        help="Put this result file's scenarios first (the other node kind's run).",
+        nargs="*",
+        default=[],
+        help="Put these result files' scenarios first (the other node kind's run, earlier runs); "
+        "a scenario run here replaces theirs.",
     )
     parser.add_argument("--result", default="fault_suite", help="Name of the result file in bench/results.")
     parser.add_argument("--keep", action="store_true", help="Leave the sandbox running.")
