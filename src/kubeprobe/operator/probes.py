@@ -317,3 +317,59 @@ class PodSchedulingProbe(Probe):
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.kube.delete(f"{pods}/{name}", grace_period_seconds=0))
+
+
+#: Control-plane components that hold a leader lease in kube-system.
+LEADERS = ("kube-scheduler", "kube-controller-manager")
+#: A leader renews its lease every 2 s (its retry period) and gives up after 10 s (renew deadline):
+#: three missed renewals mean it stopped working.
+LEASE_STALE_S = 6.0
+
+
+@registry.register("leader-leases")
+class LeaderLeasesProbe(Probe):
+    """The control-plane leaders renew their leases (``params.components``, default the scheduler
+    and the controller-manager; ``params.staleSeconds``, default 6). A lease whose ``renewTime``
+    stays the same for that long on the operator's own clock belongs to a leader that stopped
+    working: compared with its previous reading, never with the operator's wall clock, so clock
+    skew between the control plane and the operator's node cannot raise a false alarm. A lease
+    that does not exist (a managed control plane may hide them) is an error, not a failure."""
+
+    def __init__(self, spec: ProbeConfigSpec, kube: KubeClient) -> None:
+        super().__init__(spec, kube)
+        names = spec.params.get("components", list(LEADERS))
+        if (
+            not isinstance(names, list)
+            or not 1 <= len(names) <= 10
+            or not all(isinstance(n, str) and 0 < len(n) <= 253 for n in names)
+        ):
+            raise ValueError(
+                "spec.params.components: a list of 1-10 lease names in kube-system, e.g. ['kube-scheduler']"
+            )
+        stale = spec.params.get("staleSeconds", LEASE_STALE_S)
+        if isinstance(stale, bool) or not isinstance(stale, (int, float)) or not 3 <= stale <= 600:
+            raise ValueError("spec.params.staleSeconds: a number of seconds from 3 to 600")
+        self.components: list[str] = list(names)
+        self.stale_s = float(stale)
+        self._seen: dict[str, tuple[str, float]] = {}  # name → (renewTime, first seen, monotonic)
+
+    async def run(self) -> None:
+        stuck: list[str] = []
+        for name in self.components:
+            lease = await self.kube.get(
+                resource_path("coordination.k8s.io/v1", "leases", "kube-system", name)
+            )
+            spec = lease.get("spec") or {}
+            renewed = str(spec.get("renewTime") or "")
+            now = time.monotonic()
+            last = self._seen.get(name)
+            if last is None or last[0] != renewed:
+                self._seen[name] = (renewed, now)
+            elif now - last[1] >= self.stale_s:
+                holder = spec.get("holderIdentity") or "no holder"
+                stuck.append(
+                    f"{name} (held by {str(holder)[:100]}, renewTime {renewed or 'unset'} "
+                    f"unchanged for {now - last[1]:.0f}s)"
+                )
+        if stuck:
+            raise ProbeFailure("leader lease not renewed: " + "; ".join(stuck))
