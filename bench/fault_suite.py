@@ -9,8 +9,9 @@ would in production, and what an on-call engineer would have received for each.
 
 Set-up: a sandbox (three kwok nodes), ``kubeprobe server`` on SQLite with the sandbox registered
 under a ServiceAccount token, the built-in probes bound every ``--interval-s`` seconds (periodic
-paths), and ``kubeprobe operator run`` with five ProbeConfigs that use the operator's default
-interval, timeout and failure rule (resident paths: API read, API write, etcd, watch, scheduling).
+paths), and ``kubeprobe operator run`` with six ProbeConfigs that use the operator's default
+interval, timeout and failure rule (resident paths: API read, API write, etcd, watch, scheduling,
+the control plane's leader leases).
 
 Per scenario (bench/fault_scenarios.py): wait until the center has no open incident, inject, poll
 runs and incidents until an incident with the expected cause opened (or ``--detect-s`` passed),
@@ -93,6 +94,7 @@ RESIDENT: dict[str, dict[str, Any]] = {
     "etcd": {"probe": "etcd"},
     "watch": {"probe": "watch"},
     "scheduling": {"probe": "pod-scheduling", "params": {"nodeSelector": {POOL_LABEL: "true"}}},
+    "leases": {"probe": "leader-leases"},
 }
 PROBES = {
     "periodic_cases": sorted(PERIODIC),
