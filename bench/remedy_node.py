@@ -36,6 +36,7 @@ async def node_bench(sandbox_name: str, runs: int) -> None:
     times: list[dict[str, float]] = []
     with node_agent_installed(helm_runner(folder / "helm"), sandbox, image, folder):
         async with sandbox.client() as kube, healing_center(folder, sandbox, action_burst=100) as http:
+            await uncordon(kube, sandbox)  # and the operations earlier runs left
             try:
                 for i in range(runs):
                     got = await heal_node_once(http, sandbox, kube)

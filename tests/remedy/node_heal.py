@@ -183,7 +183,8 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
         return dict(await _ok(await http.get(f"/api/v1/incidents/{incident}")))
 
     resolved = await wait_for(closed, lambda i: i["state"] == "resolved", timeout=120, what="resolved")
-    (op,) = ops.of_remediation(await kube.list_all(ops.COLLECTION), _restart_of(seq))
+    mine = ops.of_remediation(await kube.list_all(ops.COLLECTION), _restart_of(seq))
+    op = max(mine, key=lambda o: str(o["metadata"]["creationTimestamp"]))  # ids repeat across centers
     return {
         "not_ready_s": not_ready,
         "detected_s": detected,
