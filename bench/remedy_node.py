@@ -41,7 +41,7 @@ async def node_bench(sandbox_name: str, runs: int) -> None:
                 for i in range(runs):
                     got = await heal_node_once(http, sandbox, kube)
                     states = [state for _, _, state in got["remediations"]]
-                    if states != ["verified"] * 3:
+                    if states != ["verified"] * 3 or got["green"] != "succeeded":
                         raise SystemExit(f"run {i + 1}: not healed: {got['remediations']}")
                     times.append({k: float(got[k]) for k in MILESTONES})
                     print(f"run {i + 1}/{runs}: {times[-1]}", flush=True)

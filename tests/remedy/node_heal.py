@@ -149,6 +149,8 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
     to each milestone, the remediations and the RemedyOperation."""
     node = str(sandbox.real_nodes["nodes"][0])
     faults = NodeFaults(sandbox)
+    earlier = await _ok(await http.get("/api/v1/remediations", params={"limit": 1}))
+    seen = max((r["id"] for r in earlier), default=0)  # this run's remediations come after these
     start = time.monotonic()
     faults.stop_kubelet()
     try:
@@ -161,7 +163,8 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
         detected = time.monotonic() - start
 
         async def remediations() -> list[dict[str, Any]]:
-            return list(await _ok(await http.get("/api/v1/remediations", params={"limit": 10})))
+            got = await _ok(await http.get("/api/v1/remediations", params={"limit": 10}))
+            return [r for r in got if r["id"] > seen]
 
         seq = await wait_for(
             remediations,
