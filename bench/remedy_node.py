@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.remedy.node_heal import heal_node_once, healing_center, helm_runner, node_agent_installed, uncordon
 
 from bench.common import write_result
+from kubeprobe.kube.waiting import WaitTimeout
 from kubeprobe.sandbox import realcluster
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.image import ImageBuilder, default_tag
@@ -39,14 +40,21 @@ async def node_bench(sandbox_name: str, runs: int) -> None:
             await uncordon(kube, sandbox)  # and the operations earlier runs left
             try:
                 for i in range(runs):
-                    got = await heal_node_once(http, sandbox, kube)
+                    try:
+                        got = await heal_node_once(http, sandbox, kube)
+                    except WaitTimeout as exc:
+                        print(f"run {i + 1}: {str(exc)[:300]}; stopping", flush=True)
+                        break
                     states = [state for _, _, state in got["remediations"]]
                     if states != ["verified"] * 3 or got["green"] != "succeeded":
-                        raise SystemExit(f"run {i + 1}: not healed: {got['remediations']}")
+                        print(f"run {i + 1}: not healed: {got['remediations']}; stopping", flush=True)
+                        break
                     times.append({k: float(got[k]) for k in MILESTONES})
                     print(f"run {i + 1}/{runs}: {times[-1]}", flush=True)
             finally:
                 await uncordon(kube, sandbox)
+    if not times:
+        raise SystemExit("no run healed")
     results: dict[str, float] = {}
     for key in MILESTONES:
         values = [t[key] for t in times]

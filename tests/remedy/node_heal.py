@@ -121,7 +121,11 @@ async def healing_center(
         port=free_port(),
         runner_mode="local",
         analysis={"self_healing": True},
-        remedy={"policies_file": folder / "policies.yaml", "action_burst": action_burst},
+        remedy={
+            "policies_file": folder / "policies.yaml",
+            "action_burst": action_burst,
+            "fleet_burst": action_burst,
+        },
     )
     with serving_dashboard(settings, dispatch=True, maintenance=False) as base:
         async with httpx.AsyncClient(

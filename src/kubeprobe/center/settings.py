@@ -142,7 +142,7 @@ class RemedySettings(BaseModel):
     """remedy: the center's side of self-healing (``KUBEPROBE_REMEDY_<FIELD>``). An incident whose
     analysis says ``self-heal`` (``KUBEPROBE_ANALYSIS_SELF_HEALING``) becomes a remediation when a
     policy of ``policies_file`` matches it; the defender's own limits are its defaults but for its
-    rate limit per action and cluster, set here."""
+    rate limits (per action and cluster, and fleet-wide), set here."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -160,6 +160,8 @@ class RemedySettings(BaseModel):
     action_per_hour: float = Field(
         default=6.0, gt=0, le=100_000, description="... and its refill, tokens per hour."
     )
+    fleet_burst: float = Field(default=10.0, ge=1, le=10_000, description="The fleet-wide bucket: burst.")
+    fleet_per_hour: float = Field(default=60.0, gt=0, le=1_000_000, description="... and its refill.")
 
 
 @dataclass(frozen=True)

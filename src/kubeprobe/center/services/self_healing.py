@@ -82,6 +82,8 @@ class SelfHealing:
             RateSettings(),
             action_burst=self.settings.action_burst,
             action_per_hour=self.settings.action_per_hour,
+            fleet_burst=self.settings.fleet_burst,
+            fleet_per_hour=self.settings.fleet_per_hour,
         )
         self.defender = defender or DefenderSettings(rates=rates)
         self.replica = replica
