@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kubeprobe.kube.client import KubeClient
 from kubeprobe.kube.config import ClusterConnection
+from kubeprobe.kube.waiting import wait_for
 from kubeprobe.operator.buffer import ReportBuffer
 from kubeprobe.operator.probes import DuplicateProbeError, Probe, ProbeRegistry
+from kubeprobe.operator.reporting import Reporter
 from kubeprobe.operator.runtime import ProbeOperator
 from kubeprobe.operator.settings import OperatorSettings
 from kubeprobe.operator.spec import ProbeConfigSpec
@@ -55,3 +59,38 @@ async def test_upsert_restart_and_stop(tmp_path: Path) -> None:
         await op.stop()
         await kube.close()
     assert op.loops == {}
+
+
+async def test_stop_lets_a_batch_on_the_wire_be_answered(tmp_path: Path) -> None:
+    """Stopping (a pod deleted) cancels the reporter between batches, never during one: a batch cut
+    in half made the center log the disconnect as an error, and was sent a second time."""
+    calls, answered, release = [], [], asyncio.Event()
+
+    async def center(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        await release.wait()  # a slow answer
+        answered.append(request)
+        return httpx.Response(202, json={"accepted": 1, "duplicates": 0})
+
+    kube = KubeClient(ClusterConnection(server="http://127.0.0.1:9", context="t"))
+    settings = OperatorSettings(buffer_path=tmp_path / "b.db", center_url="http://center.test")
+    buffer = ReportBuffer(tmp_path / "b.db")
+    op = ProbeOperator(kube, settings, probes=registry, buffer=buffer, write_status=False)
+    assert op.reporter is not None
+    await op.reporter.close()  # replaced by one whose center answers slowly
+    op.reporter = Reporter(op.buffer, settings.center_url, "t", transport=httpx.MockTransport(center))
+    await op.start()
+    op.buffer.add("k1", "state", {"key": "k1"})
+    op.reporter.wake()
+    await wait_for(lambda: _count(calls), bool, timeout=10, interval=0.01, what="the batch on the wire")
+    stopping = asyncio.create_task(op.stop())
+    for _ in range(50):  # let stop() run up to where it would cancel the reporter
+        await asyncio.sleep(0)
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+    await kube.close()
+    assert (len(calls), len(answered), len(op.buffer)) == (1, 1, 0)
+
+
+async def _count(items: list[httpx.Request]) -> int:
+    return len(items)

@@ -233,6 +233,7 @@ class Reporter:
             transport=transport,
         )
         self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()  # held while a batch is on the wire
         self._limit = batch_size
         self.sent = 0
         self.duplicates = 0
@@ -245,8 +246,18 @@ class Reporter:
     async def close(self) -> None:
         await self._http.aclose()
 
+    def between_batches(self) -> asyncio.Lock:
+        """Held, no batch is on the wire: the operator's stop cancels :meth:`run` inside it, so a
+        batch is never cut in half (the center logged the client's disconnect as an error, and the
+        batch was sent again)."""
+        return self._sending
+
     async def send_once(self) -> int:
         """Send one batch; return how many reports left the buffer. Raises on a retryable failure."""
+        async with self._sending:
+            return await self._send_batch()
+
+    async def _send_batch(self) -> int:
         batch = self.buffer.peek(self._limit)
         if not batch:
             return 0

@@ -78,11 +78,13 @@ class ProbeOperator:
             loop.active = False
             loop.close(now)  # the open summary periods, into the outbox before the last flush
         await asyncio.gather(*(loop.probe.close() for loop in loops), return_exceptions=True)
-        for task in self._background:
-            task.cancel()
-        for task in self._background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        idle = self.reporter.between_batches() if self.reporter else contextlib.nullcontext()
+        async with idle:  # a batch on the wire is answered first (its HTTP timeout bounds this)
+            for task in self._background:
+                task.cancel()
+            for task in self._background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._background.clear()
         if self.reporter:
             with contextlib.suppress(ConnectionError):
