@@ -4,9 +4,12 @@
   :meth:`Replica.kill` is kill -9.
 - :class:`DbProxy` is a TCP proxy between one replica and PostgreSQL that can be cut and restored:
   that replica loses its database while the others keep theirs.
-- :func:`seed_fleet` registers clusters (their API servers are never asked), a ledger case and one
-  interval binding per cluster. The ledger case appends its run id to a file when it starts, sleeps,
-  and reports success: a run id in the ledger twice is a run executed twice.
+- :func:`seed_fleet` registers clusters, a ledger case and one interval binding per cluster. The
+  ledger case appends its run id to a file when it starts, sleeps, and reports success: a run id in
+  the ledger twice is a run executed twice. By default the clusters' API servers are never asked;
+  given a real cluster's kubeconfig and a namespace of it, the case also creates a ConfigMap named
+  for its run there through its own ``KUBECONFIG`` (a run executed twice gets 409 the second time
+  and fails): what ran reached the API server, and the API server keeps a ledger of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +37,27 @@ LEDGER_CODE = (
     "time.sleep(float(sys.argv[2]))\n"
     "from kubeprobe.sdk import report_success\n"
     "report_success()\n"
+)
+#: argv: ledger file, namespace. Light (no httpx): the stdlib's HTTPS client with the TLS context
+#: of the run's kubeconfig (client certificate or token).
+API_LEDGER_CODE = (
+    "import http.client, json, os, sys, urllib.parse\n"
+    "run = os.environ['KUBEPROBE_RUN_ID']\n"
+    "with open(sys.argv[1], 'a') as f: f.write(run + '\\n')\n"
+    "from kubeprobe.kube.config import load_kubeconfig\n"
+    "from kubeprobe.sdk import report_failure, report_success\n"
+    "conn = load_kubeconfig(os.environ['KUBECONFIG'])\n"
+    "url = urllib.parse.urlsplit(conn.server)\n"
+    "api = http.client.HTTPSConnection(url.hostname, url.port, context=conn.ssl_context(), timeout=30)\n"
+    "labels = {'kubeprobe.io/cluster': os.environ['KUBEPROBE_CLUSTER']}\n"
+    "body = {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'run-' + run, 'labels': labels}}\n"
+    "headers = {'Content-Type': 'application/json'}\n"
+    "if conn.token: headers['Authorization'] = 'Bearer ' + conn.token\n"
+    "api.request('POST', f'/api/v1/namespaces/{sys.argv[2]}/configmaps', json.dumps(body), headers)\n"
+    "resp = api.getresponse()\n"
+    "text = resp.read().decode(errors='replace')\n"
+    "if resp.status == 201: report_success()\n"
+    "else: report_failure([f'create configmap run-{run}: {resp.status} {text[:300]}'])\n"
 )
 
 
@@ -113,10 +137,19 @@ def start_replica(
 
 
 async def seed_fleet(
-    url: str, clusters: int, ledger: Path, *, sleep_s: float = 4.0, interval_s: float = 10.0, cases: int = 1
+    url: str,
+    clusters: int,
+    ledger: Path,
+    *,
+    sleep_s: float = 4.0,
+    interval_s: float = 10.0,
+    cases: int = 1,
+    kubeconfig: str = KUBECONFIG,
+    namespace: str = "",
 ) -> list[str]:
-    """Clusters ``ha0``.., ``cases`` ledger cases (``ledger``, ``ledger1`` ..) and a binding of each
-    case to each cluster; the cluster names."""
+    """Clusters ``ha0``.. (each with ``kubeconfig``), ``cases`` ledger cases (``ledger``,
+    ``ledger1`` ..) and a binding of each case to each cluster; the cluster names. With a
+    ``namespace`` the case is :data:`API_LEDGER_CODE` (``sleep_s`` unused)."""
     names = [f"ha{i}" for i in range(clusters)]
     async with httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
@@ -125,7 +158,9 @@ async def seed_fleet(
             "name": "ha-ledger",
             "kind": "probe",
             "image": "kubeprobe/ha-ledger:test",  # never pulled: runner_mode local runs the command here
-            "command": [sys.executable, "-c", LEDGER_CODE, str(ledger), str(sleep_s)],
+            "command": [sys.executable, "-c", API_LEDGER_CODE, str(ledger), namespace]
+            if namespace
+            else [sys.executable, "-c", LEDGER_CODE, str(ledger), str(sleep_s)],
             "timeout_seconds": 60,
         }
         resp = await api.post("/api/v1/templates", json=template)
@@ -135,7 +170,7 @@ async def seed_fleet(
             resp = await api.post("/api/v1/cases", json={"name": case, "template": "ha-ledger"})
             assert resp.status_code == 201, resp.text
         for name in names:
-            body = {"name": name, "kubeconfig": KUBECONFIG}
+            body = {"name": name, "kubeconfig": kubeconfig}
             resp = await api.post("/api/v1/clusters", json=body)
             assert resp.status_code == 201, resp.text
             for case in case_names:
