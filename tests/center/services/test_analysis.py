@@ -170,7 +170,8 @@ async def test_feedback_needs_operator_names_bad_causes_and_retrains(
     # a restarted center loads it before any failure needs it; with no cache it trains nothing ahead
     restarted = AnalysisWorker(store, app_box(api), None, settings=settings(tmp_path, verify=False))
     assert await restarted.warm() is True
-    assert restarted._classifier is not None and restarted._feedback_count == 1
+    assert restarted._classifier is not None
+    assert restarted._feedback_count == 1
     fresh = AnalysisWorker(store, app_box(api), None, settings=settings(tmp_path / "new", verify=False))
     assert await fresh.warm() is False
     assert fresh._classifier is None
