@@ -16,6 +16,7 @@ HEALTHY = {
     "not_ready_nodes": [],
     "pressured_nodes": [],
     "node_not_ready_taints": False,
+    "node_pressure_taints": False,
     "node_count": 3,
 }
 SERVER = "https://127.0.0.1:6443"
@@ -131,3 +132,14 @@ def test_a_pod_that_cannot_reach_the_in_cluster_address_is_the_pod_network() -> 
     # The center's own address timing out is the API server, never the pod network.
     own = run("", f"could not run pod-lifecycle on cluster real: {SERVER}: GET /api/v1/nodes timed out")
     assert own.cause == "apiserver.unavailable"
+
+
+def test_an_untolerated_taint_of_nodes_under_pressure_is_the_pressure() -> None:
+    words = (
+        "pod kp-pod-1 not scheduled after 10s: 0/3 nodes are available: 3 node(s) had untolerated "
+        "taint(s). preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    )
+    pressured = {**HEALTHY, "pressured_nodes": ["n0", "n1", "n2"], "node_pressure_taints": True}
+    found = run("scheduled", words, facts=pressured)
+    assert (found.cause, found.rule) == ("node.pressure", "node-pressure-evidence")
+    assert run("scheduled", words, facts=HEALTHY).cause == "scheduling.taints"  # a taint of someone's

@@ -8,7 +8,8 @@ on etcd and ``etcd_healthy`` is false),
 ``readyz_failed`` (the checks ``/readyz`` names as failed), ``stale_leases`` (components whose
 leader lease was not renewed for ``LEASE_STALE_S``: a live leader renews every two seconds),
 ``not_ready_nodes`` and ``pressured_nodes`` (names), ``node_not_ready_taints`` (some node carries
-the not-ready or unreachable taint) and ``node_count``. A fact that could not be read is left out,
+the not-ready or unreachable taint), ``node_pressure_taints`` (some node carries a memory, disk or
+PID pressure taint) and ``node_count``. A fact that could not be read is left out,
 never guessed; a cluster that does not answer at all gives only ``unreachable`` (the center not
 reaching it is no proof the API server is down). An API server that does not answer ends the
 collection at once: every further request would wait out its timeout for nothing.
@@ -30,6 +31,7 @@ LEASED = ("kube-scheduler", "kube-controller-manager")
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
 NODE_PAGE = 2000
 NOT_READY_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
+PRESSURE_TAINTS = {f"node.kubernetes.io/{kind}-pressure" for kind in ("memory", "disk", "pid")}
 #: A leader renews its lease every retry period (2 s by default) and gives up leadership when it
 #: could not for its renew deadline (10 s): a lease not renewed for two retry periods and a margin
 #: belongs to a leader that is not working (read only when a run failed, never as an alarm).
@@ -121,10 +123,11 @@ async def component_evidence(
     except KubeError:
         return facts
     not_ready, pressured = [], []
-    tainted = False
+    tainted = pressure_tainted = False
     for node in nodes:
         keys = {t.get("key") for t in (node.get("spec") or {}).get("taints") or []}
         tainted = tainted or bool(keys & NOT_READY_TAINTS)
+        pressure_tainted = pressure_tainted or bool(keys & PRESSURE_TAINTS)
         conds = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
         if conds.get("Ready") != "True":
             not_ready.append(node["metadata"]["name"])
@@ -133,6 +136,7 @@ async def component_evidence(
     facts["not_ready_nodes"] = not_ready
     facts["pressured_nodes"] = pressured
     facts["node_not_ready_taints"] = tainted
+    facts["node_pressure_taints"] = pressure_tainted
     facts["node_count"] = len(nodes)
     return facts
 
