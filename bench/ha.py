@@ -18,7 +18,8 @@ the ledger's runs that left no ConfigMap.
 
 Each kill: wait until every replica holds clusters, kill -9 one (the leader first, so the
 singletons move too), time until all of its clusters are held by others (``takeover``), then
-restart it under a new name and wait until it holds clusters again. At the end the bindings keep
+restart it under a new name and wait until it holds clusters again. At the end (a minute after
+the last takeover, and once ``--min-runs`` runs were created) the bindings keep
 firing while every run created before the check must end (``runs_lost``: those that did not
 within 90 s) and the ledger is counted (``runs_executed_twice``).
 
@@ -56,7 +57,7 @@ from typing import Any
 
 import asyncpg
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from tests.center.replicas import Replica, executions, seed_fleet, start_replica
 
@@ -270,6 +271,12 @@ async def bench(args: argparse.Namespace) -> dict[str, float]:
         takeovers, gaps = await _kills(fleet)
         last_takeover = dt.datetime.now(dt.UTC)
         await asyncio.sleep(window.total_seconds())
+
+        async def enough() -> bool:
+            async with store.transaction() as session:
+                return (await session.scalar(select(func.count()).select_from(Run)) or 0) >= args.min_runs
+
+        await _until(enough, 2 * args.interval + 60, f"{args.min_runs} runs created")
         runs = await _settled(store, cutoff := dt.datetime.now(dt.UTC))
         fleet.stop_all()
         box_cpu = sum(_cpu_s(pid) for pid in components) - box_cpu
@@ -320,6 +327,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5)
     parser.add_argument("--kills", type=int, default=2)
     parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--min-runs", type=int, default=0, help="runs created before the check")
     parser.add_argument("--lease", type=float, default=15.0)
     parser.add_argument("--renew", type=float, default=5.0)
     parser.add_argument("--db", default=None, help="PostgreSQL server URL (default: scripts/postgres)")
