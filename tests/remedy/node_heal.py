@@ -191,7 +191,7 @@ async def heal_node_once(http: httpx.AsyncClient, sandbox: Sandbox, kube: KubeCl
 
     resolved = await wait_for(closed, lambda i: i["state"] == "resolved", timeout=120, what="resolved")
     mine = ops.of_remediation(await kube.list_all(ops.COLLECTION), _restart_of(seq))
-    op = max(mine, key=lambda o: str(o["metadata"]["creationTimestamp"]))  # ids repeat across centers
+    op = max(mine, key=lambda o: str(o["metadata"]["creationTimestamp"]), default={})  # ids repeat
     return {
         "not_ready_s": not_ready,
         "detected_s": detected,
@@ -210,7 +210,11 @@ async def uncordon(kube: KubeClient, sandbox: Sandbox) -> None:
     and remove the RemedyOperations KubeProbe made."""
     node = str(sandbox.real_nodes["nodes"][0])
     with contextlib.suppress(Exception):
-        await kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}})
+        # The fencing token is a center's own: a stale one would fence out the next center.
+        marks = {"kubeprobe.io/remedy": None, "kubeprobe.io/remedy-fence": None}
+        await kube.patch(
+            f"/api/v1/nodes/{node}", {"spec": {"unschedulable": None}, "metadata": {"annotations": marks}}
+        )
     with contextlib.suppress(Exception):
         for op in await kube.list_all(ops.COLLECTION, labelSelector="app.kubernetes.io/managed-by=kubeprobe"):
             await kube.delete(ops.path(op["metadata"]["name"]))
