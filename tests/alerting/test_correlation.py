@@ -173,3 +173,24 @@ def test_a_silent_cluster_whose_api_server_is_down_joins_that_incident() -> None
     d = book.feed(signal(case="(cluster)", cause="staleness.cluster", firm=True, minutes=0.5))
     assert d.notices == []
     assert list(book.incidents) == ["cluster/c1/apiserver.unavailable"]
+
+
+def test_the_api_server_found_down_after_the_cluster_went_silent_joins_the_silence() -> None:
+    book = Book()
+    book.feed(signal(case="(cluster)", cause="staleness.cluster", firm=True))
+    book.feed(signal(case="api-read", cause="apiserver.unavailable", firm=True, minutes=0.5))
+    assert list(book.incidents) == ["cluster/c1/staleness.cluster"]
+
+
+def test_a_silence_that_joined_its_cause_ends_when_reports_resume() -> None:
+    book = Book()
+    book.feed(signal(case="api-read", cause="apiserver.unavailable"))
+    book.feed(signal(case="(cluster)", cause="staleness.cluster", step="staleness", minutes=0.5))
+    book.feed(signal(case="api-read", outcome=Outcome.PASSED, minutes=1))
+    assert len(book.incidents) == 1  # the silence is still a member
+    d = book.feed(
+        signal(
+            case="(cluster)", cause="staleness.cluster", step="staleness", outcome=Outcome.PASSED, minutes=1.5
+        )
+    )
+    assert book.events(d) == [("cluster/c1/apiserver.unavailable", "resolved")]

@@ -398,13 +398,16 @@ def _merge_member(fleet: Incident, m: Member) -> None:
 
 def _passed(signal: Signal, open_incidents: list[Incident]) -> Decision:
     decision = Decision()
-    if is_staleness(signal.cause):  # reports resumed: that ends the silence, not a failure
-        open_incidents = [i for i in open_incidents if i.cause == signal.cause]
+    # reports resumed: that ends the silence (in its own incident, or in the one of the cause it
+    # followed from), not a failure of the same case
+    silence = is_staleness(signal.cause)
     # cluster incidents first, so a fleet incident resolves in the same signal as its last child
     for incident in sorted(open_incidents, key=lambda i: i.scope == "fleet"):
         member = incident.member(signal.cluster, signal.case)
         if member is None or member.resolved or signal.since < member.last:
             continue  # a run that started before the case's last failure proves nothing about it
+        if silence and member.step != signal.step:
+            continue
         member.resolved = True
         incident.updated = signal.at
         decision.touch(incident)

@@ -51,6 +51,8 @@ CONSEQUENCES: dict[str, frozenset[str]] = {
     # a kubelet whose container runtime is down reports its node NotReady ("container runtime is
     # down", "PLEG is not healthy"): the fault suite's stopped containerd opened both
     "runtime.sandbox_failure": frozenset({"node.not_ready"}),
+    # a cluster found silent first: the API server (or etcd) found down later is why, in one incident
+    "staleness.cluster": frozenset({"apiserver.unavailable", "etcd.unavailable", "network.connection"}),
 }
 
 #: cause → what its component's recovery brings about (see the module).

@@ -108,6 +108,7 @@ async def test_a_cluster_whose_api_server_stops(sandbox: Sandbox, tmp_path: Path
             # its own incident, or a member of the analysis' diagnosis of the error runs when that
             # came first: the API server found down from the center (a true cause, from the
             # component check; the silence follows from it), never the case failing
+            assert len(firing) == 1, firing  # whichever came first holds the other
             assert set(firing) <= {KEY, "cluster/box/apiserver.unavailable"}, firing
             found = _silence(firing)
             assert found is not None
