@@ -102,16 +102,20 @@ async def running(standins: StandIns, unit: str) -> int:
 
 @contextlib.asynccontextmanager
 async def agent_running(kube: KubeClient, node: str, standins: StandIns) -> AsyncIterator[NodeAgent]:
-    agent = NodeAgent(kube, node, SupervisorRestarter(standins.run, UNITS), f"agent-{uuid.uuid4().hex[:6]}")
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop, watch_seconds=5))
-    try:
-        yield agent
-    finally:
-        stop.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    # Its own client, closed when it stops: a watch cancelled mid-read leaves a connection that only
+    # closing the client's pool closes (else a ResourceWarning surfaces in a later test).
+    async with KubeClient(kube.conn, timeout=30) as own:
+        restarter = SupervisorRestarter(standins.run, UNITS)
+        agent = NodeAgent(own, node, restarter, f"agent-{uuid.uuid4().hex[:6]}")
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop, watch_seconds=5))
+        try:
+            yield agent
+        finally:
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def create_op(kube: KubeClient, node: str, action: str = "restart-kubelet", **spec: Any) -> str:
