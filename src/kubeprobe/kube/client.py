@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 from typing import Any, Literal
 
@@ -216,7 +216,7 @@ class KubeClient:
         resource_version: str | None = None,
         timeout_seconds: int = 300,
         **params: Any,
-    ) -> AsyncIterator[Obj]:
+    ) -> AsyncGenerator[Obj, None]:
         """Yield watch events ``{"type": ..., "object": ...}`` until the server ends the watch."""
         query: dict[str, Any] = {"watch": "true", "timeoutSeconds": timeout_seconds, **params}
         if resource_version:

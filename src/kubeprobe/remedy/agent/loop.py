@@ -47,18 +47,22 @@ class NodeAgent:
                 for obj in page.get("items") or []:
                     await self.handle(obj)
                 version = (page.get("metadata") or {}).get("resourceVersion")
-                async for event in self.kube.watch(
+                # closed on every way out (stop, ERROR, cancellation): an async generator left
+                # to the garbage collector keeps its streamed response's connection open
+                watch = self.kube.watch(
                     ops.COLLECTION,
                     resource_version=version,
                     timeout_seconds=watch_seconds,
                     fieldSelector=selector,
-                ):
-                    if stop.is_set():
-                        return
-                    if event.get("type") in ("ADDED", "MODIFIED"):
-                        await self.handle(event.get("object") or {})
-                    elif event.get("type") == "ERROR":
-                        break  # e.g. 410 Gone: list again
+                )
+                async with contextlib.aclosing(watch) as events:
+                    async for event in events:
+                        if stop.is_set():
+                            return
+                        if event.get("type") in ("ADDED", "MODIFIED"):
+                            await self.handle(event.get("object") or {})
+                        elif event.get("type") == "ERROR":
+                            break  # e.g. 410 Gone: list again
             except GoneError:
                 continue
             except KubeError as exc:
