@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
+from kubeprobe.kube import tlsguard
 from kubeprobe.kube.config import ClusterConnection
 from kubeprobe.kube.errors import KubeConnectionError, KubeError, api_error
 from kubeprobe.kube.wire import Wire, usable
@@ -66,12 +67,14 @@ class KubeClient:
         headers = {"Accept": "application/json", "User-Agent": "kubeprobe"}
         if conn.token:
             headers["Authorization"] = f"Bearer {conn.token}"
-        self._http = httpx.AsyncClient(
-            base_url=conn.server,
-            verify=conn.ssl_context() if conn.server.startswith("https") else False,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=limits,
+        self._http = tlsguard.guard(
+            httpx.AsyncClient(
+                base_url=conn.server,
+                verify=conn.ssl_context() if conn.server.startswith("https") else False,
+                headers=headers,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=limits,
+            )
         )
         # LIST pages of inspections go over lean connections of their own (kube/wire.py).
         self._wire = Wire(conn, timeout=timeout, headers=headers) if usable(conn) else None

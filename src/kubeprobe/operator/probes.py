@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from kubeprobe.kube import tlsguard
 from kubeprobe.kube.client import KubeClient, Obj, resource_path
 from kubeprobe.kube.errors import (
     KubeClientError,
@@ -180,11 +181,13 @@ class EtcdProbe(Probe):
                 "spec.params.endpoint: the etcd client URL is required, e.g. http://127.0.0.1:2379"
             )
         cert = spec.params.get("certFile"), spec.params.get("keyFile")
-        self._http = httpx.AsyncClient(
-            base_url=endpoint,
-            verify=spec.params.get("caFile") or True,
-            cert=(str(cert[0]), str(cert[1])) if all(cert) else None,
-            timeout=spec.timeout,
+        self._http = tlsguard.guard(
+            httpx.AsyncClient(
+                base_url=endpoint,
+                verify=spec.params.get("caFile") or True,
+                cert=(str(cert[0]), str(cert[1])) if all(cert) else None,
+                timeout=spec.timeout,
+            )
         )
         self._key = _b64(f"/kubeprobe/resident/{spec.namespace}/{spec.name}")
 

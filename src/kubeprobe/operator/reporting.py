@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from kubeprobe.kube import tlsguard
 from kubeprobe.operator.bucket import TokenBucket, take_both
 from kubeprobe.operator.buffer import ReportBuffer
 from kubeprobe.operator.denoise import Outcome, State, Transition
@@ -226,11 +227,13 @@ class Reporter:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_backoff = max_backoff
-        self._http = httpx.AsyncClient(
-            base_url=center_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(10.0, connect=3.0),
-            transport=transport,
+        self._http = tlsguard.guard(
+            httpx.AsyncClient(
+                base_url=center_url.rstrip("/"),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=httpx.Timeout(10.0, connect=3.0),
+                transport=transport,
+            )
         )
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()  # held while a batch is on the wire
