@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from kubeprobe.cases.context import CaseContext, ProbeFailure
 from kubeprobe.cases.probes.waits import Obj
-from kubeprobe.cases.probes.workloads import cleanup, pod_ready, pod_template, selector_of, why_pods
+from kubeprobe.cases.probes.workloads import cleanup, pod_ready, pod_template, selector_of, why_pod
 from kubeprobe.cases.registry import REGISTRY
 from kubeprobe.kube.errors import KubeAPIError
 
@@ -45,6 +45,39 @@ async def resolve(host: str) -> set[str]:
     return {str(info[4][0]) for info in infos}
 
 
+async def _ready_pod_ips(
+    ctx: CaseContext, pods_path: str, selector: str, name: str, params: ServiceProbeParams
+) -> set[str]:
+    """Wait until every pod behind the Service is ready with an IP of its own; those IPs."""
+    deadline = time.monotonic() + params.ready_seconds
+    while True:
+        pods = await ctx.kube.list_all(pods_path, labelSelector=selector)
+        ips = {p["metadata"]["name"]: p["status"].get("podIP") or "" for p in pods if pod_ready(p)}
+        owned = {ip for ip in ips.values() if ip and list(ips.values()).count(ip) == 1}
+        if len(owned) == params.pods:
+            return owned
+        if time.monotonic() >= deadline:
+            why = await why_not_ready(ctx, pods, ips)
+            raise ProbeFailure(
+                f"{len(owned)}/{params.pods} pods of service {name} ready with an IP of their own "
+                f"after {params.ready_seconds:g}s: {why}"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def why_not_ready(ctx: CaseContext, pods: list[Obj], ips: dict[str, str]) -> str:
+    """What the last listing showed: pods not ready (and why), ready pods without an IP, shared IPs."""
+    reasons = [await why_pod(ctx.kube, ctx.namespace, p) for p in pods if p["metadata"]["name"] not in ips]
+    reasons += [
+        f"pod {pod} is ready without an IP (status.podIP is empty)" for pod, ip in ips.items() if not ip
+    ]
+    for ip in sorted({ip for ip in ips.values() if ip}):
+        sharing = sorted(pod for pod, found in ips.items() if found == ip)
+        if len(sharing) > 1:
+            reasons.append(f"pods {', '.join(sharing)} share IP {ip} (an IP conflict)")
+    return "; ".join(reasons[:4]) or f"only {len(pods)} of the pods exist (deleted by something else?)"
+
+
 @REGISTRY.probe("service-probe", params=ServiceProbeParams, timeout_seconds=300)
 async def service_probe(ctx: CaseContext, params: ServiceProbeParams) -> None:
     """Create pods and a Service over them; wait until every ready pod is a ready endpoint."""
@@ -74,19 +107,7 @@ async def service_probe(ctx: CaseContext, params: ServiceProbeParams) -> None:
             except KubeAPIError as exc:
                 raise ProbeFailure(f"service {name} or its pods not created: {exc.message}") from exc
         with ctx.report.step("pods-ready"):
-            deadline = time.monotonic() + params.ready_seconds
-            while True:
-                pods = await ctx.kube.list_all(pods_path, labelSelector=selector)
-                ready = {p["status"].get("podIP") for p in pods if pod_ready(p) and p["status"].get("podIP")}
-                if len(ready) == params.pods:
-                    break
-                if time.monotonic() >= deadline:
-                    why = await why_pods(ctx.kube, ctx.namespace, selector, [])
-                    raise ProbeFailure(
-                        f"{len(ready)}/{params.pods} pods of service {name} ready after "
-                        f"{params.ready_seconds:g}s: {why}"
-                    )
-                await asyncio.sleep(0.2)
+            ready = await _ready_pod_ips(ctx, pods_path, selector, name, params)
         with ctx.report.step("endpoints"):
             start = time.monotonic()
             slices_path = SLICES.format(ns=ctx.namespace)
