@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any
 
 from kubeprobe.kube.client import KubeClient, resource_path
-from kubeprobe.kube.decoding import Decode, page_decoder, whole
+from kubeprobe.kube.decoding import Decode, gc_paused, page_decoder, whole
 from kubeprobe.kube.errors import KubeAPIError
 from kubeprobe.kube.paging import parse_page, pipelined_pages, stream_get
 from kubeprobe.kube.streaming import whole_list_pages
@@ -330,9 +330,10 @@ async def collect(
     guesses = list(specs) if full is not None else []
     tasks = [asyncio.create_task(one(s, True)) for s in sorted(guesses, key=big_first)]
     try:
-        rest = [s for s in (await full if full is not None else specs) if s not in guesses]
-        tasks += [asyncio.create_task(one(s, False)) for s in sorted(rest, key=big_first)]
-        await asyncio.gather(*tasks)
+        with gc_paused():  # decoded pages have no cycles (kube/decoding.py)
+            rest = [s for s in (await full if full is not None else specs) if s not in guesses]
+            tasks += [asyncio.create_task(one(s, False)) for s in sorted(rest, key=big_first)]
+            await asyncio.gather(*tasks)
     finally:
         for task in [*tasks, *([full] if full is not None else [])]:
             task.cancel()

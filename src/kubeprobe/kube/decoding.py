@@ -12,30 +12,41 @@ always decoded whole.
 
 The cyclic garbage collector is paused while a page decodes: a page of 500 pods is tens of
 thousands of new containers, which would trigger collections that walk everything the checks
-keep. A decoded JSON document has no reference cycles to collect.
+keep. A decoded JSON document has no reference cycles to collect. A sweep pauses it for all its
+LISTs (:func:`gc_paused`): else the first allocation after each decode walks the whole new page
+(at 100,000 pods, 0.27 of 1.38 CPU-s of cutting, decoding and checking the pods).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
 import orjson
 
-from kubeprobe.kube.shapes import NodeList, PartialObjectMetadataList, PodList
+from kubeprobe.kube.shapes import (
+    Node,
+    NodeList,
+    PartialObjectMetadata,
+    PartialObjectMetadataList,
+    Pod,
+    PodList,
+)
 
-Decode = Callable[[bytes], Any]
+#: Decodes a page's JSON text, a list object or the bare array of its items (any bytes-like buffer).
+Decode = Callable[[bytes | bytearray | memoryview], Any]
 
 _PRUNED: dict[tuple[str, str], msgspec.json.Decoder[Any]] = {
-    ("", "pods"): msgspec.json.Decoder(PodList),
-    ("", "nodes"): msgspec.json.Decoder(NodeList),
+    ("", "pods"): msgspec.json.Decoder(PodList | list[Pod]),
+    ("", "nodes"): msgspec.json.Decoder(NodeList | list[Node]),
 }
-_METADATA = msgspec.json.Decoder(PartialObjectMetadataList)
+_METADATA = msgspec.json.Decoder(PartialObjectMetadataList | list[PartialObjectMetadata])
 
 
-def whole(body: bytes) -> Any:
+def whole(body: bytes | bytearray | memoryview) -> Any:
     """Every field (orjson), with the cyclic GC paused."""
     if not gc.isenabled():
         return orjson.loads(body)
@@ -46,8 +57,23 @@ def whole(body: bytes) -> Any:
         gc.enable()
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused meanwhile, unless it already is: of sweeps that overlap
+    (in one event loop) the first pauses it and resumes it when it ends, so it is never off for
+    longer than one sweep. The cycles a sweep makes (its tasks, errors) wait until then."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _pruned(decoder: msgspec.json.Decoder[Any]) -> Decode:
-    def decode(body: bytes) -> Any:
+    def decode(body: bytes | bytearray | memoryview) -> Any:
         enabled = gc.isenabled()
         gc.disable()
         try:

@@ -52,7 +52,14 @@ _ITEM = re.compile(rb'\{(?:"(?:kind|apiVersion)":"[^"\\]*",)*"metadata":\{')
 
 
 class Cutter:
-    """Cuts the JSON text of one list, fed piece by piece, into pages of about ``size`` items."""
+    """Cuts the JSON text of one list, fed piece by piece, into pages of about ``size`` items.
+
+    The first page is cut at its ``size``-th separator, counted; every later one at the first
+    separator past ``size - 1/2`` times the mean size of the items cut so far (``size`` items when
+    they are alike), so that the text is not searched item by item (at 100,000 pods that search
+    cost more CPU than decoding the pages).
+    The items are decoded where they lie: ``buf`` always starts with ``[``, the comma after a
+    page's last item is overwritten with ``]``, and the decoder reads that span of ``buf``."""
 
     def __init__(self, size: int, decode: Decode) -> None:
         self.size = max(size, 1)
@@ -61,9 +68,11 @@ class Cutter:
         self.sep: bytes | None = None  # b"}," + how every item starts, once known
         self.whole = False  # the layout is not known: decode everything at the end
         self.meta: Obj = {}
-        self.found = 0  # separators found in buf since the last cut
+        self.found = 0  # separators counted in buf since the last cut (first page only)
         self.scan = 0  # where the next search for a separator starts
         self.uncounted = 0  # bytes taken from buf but not counted in a page yet (the list's head)
+        self.cut_bytes = 0  # bytes and items of the pages cut so far: their mean sets the next cut
+        self.cut_items = 0
 
     def feed(self, data: bytes) -> list[Obj]:
         """The pages completed by ``data``."""
@@ -73,26 +82,15 @@ class Cutter:
         if self.sep is None:
             return []
         pages: list[Obj] = []
-        sep = self.sep
-        while True:
-            # Separators are counted in C; only the one a page ends at is looked for one by one.
-            need = max(self.size - self.found, 1)
-            if (count := self.buf.count(sep, self.scan)) < need:
-                self.found += count
-                self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
-                return pages
-            at = self.scan - 1
-            for _ in range(need):
-                at = self.buf.find(sep, at + 1)
-            self.found += need
-            self.scan = at + 1
-            if (page := self._cut(at + 1)) is not None:
+        while (at := self._next()) is not None:
+            if (page := self._cut(at)) is not None:
                 pages.append(page)
+        return pages
 
     def finish(self) -> Obj:
         """The last page (the items left, or everything when the layout was not known)."""
-        # Once cut: the last items are left, then "]" and the rest of the list ("}" or its metadata).
-        doc = self.decode(bytes(self.buf) if self.sep is None else b'{"items":[' + self.buf)
+        # Once cut: "[", the last items, then "]" and the rest of the list ("}" or its metadata).
+        doc = self.decode(bytes(self.buf) if self.sep is None else b'{"items":' + self.buf)
         if not isinstance(doc, dict):
             raise ValueError("not a JSON object")
         doc.setdefault("metadata", self.meta)
@@ -110,25 +108,55 @@ class Cutter:
         if head.re is _TYPED:
             self.meta = orjson.loads(self.buf[: head.end()] + b"]}").get("metadata") or {}
         self.sep = b"}," + item.group(0)
-        self.uncounted = head.end()
-        del self.buf[: head.end()]
+        self.uncounted = head.end() - 1
+        del self.buf[: head.end() - 1]  # keeps the "[" of the items
 
-    def _cut(self, end: int) -> Obj | None:
-        """The page of the items in buf[:end], or None when that is not where an item ends."""
-        text = b'{"items":[' + self.buf[:end] + b"]}"
-        try:
-            doc: Any = self.decode(text)
-        except ValueError:
-            return None  # a separator inside an item: cut at a later one
-        if not isinstance(doc, dict):
+    def _next(self) -> int | None:
+        """Where the next page may end (a separator's index in buf), or None: not in buf yet."""
+        assert self.sep is not None
+        sep = self.sep
+        if self.cut_items:  # the first separator past ``size - 1/2`` items of the mean size
+            mean_half = self.cut_bytes // (2 * self.cut_items)
+            at = self.buf.find(sep, max(self.scan, (2 * self.size - 1) * mean_half))
+            if at < 0:
+                self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
+                return None
+            self.scan = at + 1
+            return at
+        # The first page: separators counted in C, only the one it ends at looked for one by one.
+        need = max(self.size - self.found, 1)
+        if (count := self.buf.count(sep, self.scan)) < need:
+            self.found += count
+            self.scan = max(self.scan, len(self.buf) - len(sep) + 1)
             return None
-        del self.buf[: end + 1]  # and the comma
+        at = self.scan - 1
+        for _ in range(need):
+            at = self.buf.find(sep, at + 1)
+        self.found += need
+        self.scan = at + 1
+        return at
+
+    def _cut(self, at: int) -> Obj | None:
+        """The page of the items in buf[1:at+1], or None when that is not where an item ends."""
+        buf = self.buf
+        buf[at + 1] = 0x5D  # "]" for the comma: buf[: at + 2] is the JSON array of the page's items
+        try:
+            with memoryview(buf)[: at + 2] as text:
+                items: Any = self.decode(text)
+        except ValueError:
+            items = None  # a separator inside an item: cut at a later one
+        if not isinstance(items, list):
+            buf[at + 1] = 0x2C  # the comma again
+            return None
+        del buf[: at + 1]
+        buf[0] = 0x5B  # "[" for the "]": the next page's array starts here
         self.found = 0
         self.scan = 0
-        doc["metadata"] = self.meta
-        doc["__bytes__"] = end + 1 + self.uncounted
+        page = {"metadata": self.meta, "items": items, "__bytes__": at + 1 + self.uncounted}
         self.uncounted = 0
-        return doc
+        self.cut_bytes += at + 1
+        self.cut_items += len(items)
+        return page
 
 
 def streamed_pages(
