@@ -10,7 +10,7 @@ import time
 import pytest
 
 from kubeprobe.kube.client import KubeClient
-from kubeprobe.operator.probes import LeaderLeasesProbe, ProbeFailure, registry
+from kubeprobe.operator.probes import LEASE_STALE_S, LeaderLeasesProbe, ProbeFailure, registry
 from kubeprobe.operator.spec import ProbeConfigSpec
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.faults import Faults
@@ -32,7 +32,7 @@ async def _until_failure(probe: LeaderLeasesProbe, limit: float) -> tuple[str, f
 
 
 async def test_a_paused_controller_manager_is_named_and_recovers(sandbox: Sandbox, kube: KubeClient) -> None:
-    probe = registry.create(spec(staleSeconds=4), kube)
+    probe = registry.create(spec(), kube)  # the default stale limit, 4 s
     assert isinstance(probe, LeaderLeasesProbe)
     for _ in range(6):  # the leaders renew every 2 s: 5 s of readings, all fine
         await probe.run()
@@ -45,7 +45,7 @@ async def test_a_paused_controller_manager_is_named_and_recovers(sandbox: Sandbo
         await faults.resume("kube-controller-manager")
     assert message.startswith("leader lease not renewed: kube-controller-manager (held by ")
     assert "kube-scheduler" not in message
-    assert took <= 4 + 2 + 3, took  # the stale limit, one renewal period, a reading's margin
+    assert took <= LEASE_STALE_S + 2 + 3, took  # the stale limit, one renewal period, a reading's margin
     deadline = time.monotonic() + 60
     while True:  # renewed again (the supervisor may restart it to take its lease back)
         try:

@@ -4,7 +4,8 @@ Facts are plain values so rules can test them: ``apiserver_ready`` (bool), ``api
 (``"timed out"`` when the API server accepts connections but answers nothing, not even
 ``/livez/ping``: a hung process; when it answers the ping but its readiness times out, the wait is
 on etcd and ``etcd_healthy`` is false),
-``etcd_healthy`` (bool, from the API server's own etcd check in its verbose ``/readyz``),
+``etcd_healthy`` (bool, from the API server's own etcd check: ``/readyz/etcd`` alone first, with
+``ETCD_CHECK_S`` once ``/livez/ping`` answered, then in its verbose ``/readyz``),
 ``readyz_failed`` (the checks ``/readyz`` names as failed), ``stale_leases`` (components whose
 leader lease was not renewed for ``LEASE_STALE_S``: a live leader renews every two seconds),
 ``not_ready_nodes`` and ``pressured_nodes`` (names), ``node_not_ready_taints`` (some node carries
@@ -38,6 +39,9 @@ PRESSURE_TAINTS = {f"node.kubernetes.io/{kind}-pressure" for kind in ("memory", 
 LEASE_STALE_S = 5.0
 #: Each health request's limit: a healthy API server answers /readyz in milliseconds.
 CHECK_TIMEOUT_S = 3.0
+#: The limit of the API server's etcd check once /livez/ping answered (a healthy etcd answers it in
+#: milliseconds; a hung one makes the API server wait its own 2 s limit for nothing).
+ETCD_CHECK_S = 1.0
 TIMED_OUT = "timed out"
 
 
@@ -60,6 +64,20 @@ async def _check(kube: KubeClient, path: str, timeout: float) -> tuple[bool | No
             return False, TIMED_OUT
         return None, str(exc)
     return True, ""
+
+
+async def _etcd_check(kube: KubeClient, timeout: float) -> str:
+    """Why the API server's own etcd check (``/readyz/etcd``) fails: "timed out", or its 5xx
+    answer; "" when it passes or says nothing either way (a 403 or 404: no such check here)."""
+    try:
+        await kube.request("GET", "/readyz/etcd", timeout=timeout)
+    except KubeAPIError as exc:
+        return f"failed ({exc.status}: {str(exc.message)[:200]})" if exc.status >= 500 else ""
+    except KubeConnectionError as exc:
+        cause = exc.__cause__
+        timed_out = isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout)
+        return TIMED_OUT if timed_out else ""
+    return ""
 
 
 async def _accepts(server: str, timeout: float) -> bool:
@@ -96,6 +114,16 @@ async def component_evidence(
     _, ping_why = await _check(kube, "/livez/ping", min(timeout, 1.0))
     if ping_why == TIMED_OUT:
         return {"apiserver_ready": False, "apiserver_answer": TIMED_OUT}
+    # The process answers: its etcd check alone next, with a short limit. /readyz runs its two etcd
+    # checks one after the other, each with the API server's own 2 s limit: with etcd hung it
+    # answers after 4 s, while a healthy etcd answers this one in milliseconds.
+    etcd_down = await _etcd_check(kube, min(timeout, ETCD_CHECK_S))
+    if etcd_down:
+        return {
+            "apiserver_ready": False,
+            "readyz_failed": f"etcd: {etcd_down} (the API server answers /livez/ping)",
+            "etcd_healthy": False,
+        }
     ready, why = await _check(kube, "/readyz", timeout)
     if ready is None:
         return {"unreachable": True, "error": f"the API server does not answer: {why}"[:400]}

@@ -324,15 +324,18 @@ class PodSchedulingProbe(Probe):
 
 #: Control-plane components that hold a leader lease in kube-system.
 LEADERS = ("kube-scheduler", "kube-controller-manager")
-#: A leader renews its lease every 2 s (its retry period) and gives up after 10 s (renew deadline):
-#: three missed renewals mean it stopped working.
-LEASE_STALE_S = 6.0
+#: A leader renews its lease every 2 s (its retry period) and gives up after 10 s (renew deadline).
+#: Read every 2 s (the operator's default interval), a renewal is seen up to one reading late, and a
+#: run fails only on a reading at least this long after the renewal was first seen; the default
+#: failure rule (2 of the last 3 runs) then asks for the next reading too: failing means no renewal
+#: seen for 6 s, three renewal periods: 4-8 s after a leader stopped (the default of 6 made it 6-10).
+LEASE_STALE_S = 4.0
 
 
 @registry.register("leader-leases")
 class LeaderLeasesProbe(Probe):
     """The control-plane leaders renew their leases (``params.components``, default the scheduler
-    and the controller-manager; ``params.staleSeconds``, default 6). A lease whose ``renewTime``
+    and the controller-manager; ``params.staleSeconds``, default 4). A lease whose ``renewTime``
     stays the same for that long on the operator's own clock belongs to a leader that stopped
     working: compared with its previous reading, never with the operator's wall clock, so clock
     skew between the control plane and the operator's node cannot raise a false alarm. A lease

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from pydantic import BaseModel, Field
@@ -56,9 +57,72 @@ def not_ready_reason(node: Obj) -> str | None:
     return f"NotReady ({ready.get('reason')}: {ready.get('message')})"
 
 
+#: How often the running step reads the kubelets' sandbox failures of its pods.
+SANDBOX_CHECK_S = 1.0
+#: The runtime did not answer the kubelet at all (its socket is gone, the connection refused): no
+#: retry of the kubelet's will make the sandbox while that lasts.
+RUNTIME_DOWN = re.compile(r"rpc error: code = Unavailable")
+
+
+def _count(event: Obj) -> int:
+    return int(event.get("count") or (event.get("series") or {}).get("count") or 1)
+
+
+async def sandbox_failures(ctx: CaseContext, waiting: dict[str, str]) -> dict[str, str]:
+    """Pods among ``waiting`` (name → node) whose sandbox their kubelet failed to create twice,
+    or once because the runtime did not answer: name → the kubelet's words."""
+    events = await ctx.kube.list_all(
+        f"/api/v1/namespaces/{ctx.namespace}/events",
+        fieldSelector="reason=FailedCreatePodSandBox,involvedObject.kind=Pod",
+    )
+    out: dict[str, str] = {}
+    for event in events:
+        name = (event.get("involvedObject") or {}).get("name", "")
+        message = str(event.get("message") or "")
+        if name in waiting and (_count(event) >= 2 or RUNTIME_DOWN.search(message)):
+            out[name] = f"FailedCreatePodSandBox: {message[:400]}"
+    return out
+
+
+async def _wait_running(
+    ctx: CaseContext, params: NodeProbeParams, app: str, pods: dict[str, str], failed: dict[str, str]
+) -> str:
+    """Until every pod runs, ``running_seconds`` passed, or a kubelet says a pod's sandbox cannot
+    be made (then only those pods fail, at once: the cluster's own words need no waiting out).
+    Adds each failed node's reason to ``failed``; returns a note for the failure message."""
+    base = f"/api/v1/namespaces/{ctx.namespace}/pods"
+    start = time.monotonic()
+    next_check = start + SANDBOX_CHECK_S
+    waiting = dict(pods)
+    current: dict[str, Obj] = {}
+    while waiting:
+        listed = await ctx.kube.list_all(base, labelSelector=selector_of(ctx, app))
+        current = {p["metadata"]["name"]: p for p in listed}
+        for name in [n for n in waiting if n in current and pod_ready(current[n])]:
+            del waiting[name]
+        if not waiting or time.monotonic() - start >= params.running_seconds:
+            break
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + SANDBOX_CHECK_S
+            if stuck := await sandbox_failures(ctx, waiting):
+                for name, words in sorted(stuck.items()):
+                    phase = (current.get(name, {}).get("status") or {}).get("phase")
+                    failed[waiting[name]] = f"pod {name} {phase} on node {waiting[name]}: {words}"
+                left = len(waiting) - len(stuck)
+                others = f"; {left} other pod(s) not waited for" if left else ""
+                return f" (ended after {time.monotonic() - start:.0f}s{others})"
+        await asyncio.sleep(0.2)
+    for name, node_name in sorted(waiting.items(), key=lambda kv: kv[1]):
+        found = current.get(name)
+        why = await why_pod(ctx.kube, ctx.namespace, found) if found else f"pod {name} vanished"
+        failed[node_name] = f"{why} (not running after {params.running_seconds:g}s)"
+    return ""
+
+
 @REGISTRY.probe("node-probe", params=NodeProbeParams, timeout_seconds=300)
 async def node_probe(ctx: CaseContext, params: NodeProbeParams) -> None:
-    """Check every node is Ready, place one pod on each Ready node and wait until all of them run."""
+    """Check every node is Ready, place one pod on each Ready node and wait until all of them run
+    (a pod whose kubelet says its sandbox cannot be made fails the run at once)."""
     app = ctx.name("node")
     base = f"/api/v1/namespaces/{ctx.namespace}/pods"
     failed: dict[str, str] = {}
@@ -92,26 +156,12 @@ async def node_probe(ctx: CaseContext, params: NodeProbeParams) -> None:
                     failed[node_name] = f"pod {name} not created: {exc.message}"
         with ctx.report.step("running"):
             start = time.monotonic()
-            waiting = dict(pods)
-            while waiting:
-                current = {
-                    p["metadata"]["name"]: p
-                    for p in await ctx.kube.list_all(base, labelSelector=selector_of(ctx, app))
-                }
-                for name in [n for n in waiting if n in current and pod_ready(current[n])]:
-                    del waiting[name]
-                if not waiting or time.monotonic() - start >= params.running_seconds:
-                    break
-                await asyncio.sleep(0.2)
-            for name, node_name in sorted(waiting.items(), key=lambda kv: kv[1]):
-                pod = current.get(name)
-                why = await why_pod(ctx.kube, ctx.namespace, pod) if pod else f"pod {name} vanished"
-                failed[node_name] = f"{why} (not running after {params.running_seconds:g}s)"
+            stuck = await _wait_running(ctx, params, app, pods, failed)
             ctx.report.metrics["running_s"] = round(time.monotonic() - start, 3)
             ctx.report.metrics["nodes_failed"] = len(failed)
             if failed:
                 listed = "; ".join(f"{node}: {why}" for node, why in sorted(failed.items()))
-                raise ProbeFailure(f"{len(failed)} of {len(nodes)} nodes failed: {listed}")
+                raise ProbeFailure(f"{len(failed)} of {len(nodes)} nodes failed: {listed}{stuck}")
         with ctx.report.step("delete"):
             await asyncio.gather(*(cleanup(ctx, f"{base}/{name}") for name in pods))
             deadline = time.monotonic() + params.deleted_seconds
