@@ -18,7 +18,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 def pod_ips(obj: Obj) -> list[str]:
     status = obj.get("status") or {}
-    ips = [p.get("ip") for p in status.get("podIPs") or [] if p.get("ip")]
+    ips = [ip for p in status.get("podIPs") or () if (ip := p.get("ip"))]
     if not ips and status.get("podIP"):
         ips = [status["podIP"]]
     return ips
@@ -43,10 +43,14 @@ class DuplicatePodIPCheck(Check):
         phase = (obj.get("status") or {}).get("phase")
         if spec.get("hostNetwork") or phase in ("Succeeded", "Failed"):
             return  # host-network pods share the node's IP; finished pods have released theirs
+        ips = pod_ips(obj)
+        if not ips:
+            return
         m = meta(obj)
         pod = (str(m.get("namespace") or ""), str(m.get("name") or ""))
-        for ip in pod_ips(obj):
-            other = self.first.setdefault(ip, pod)
+        first = self.first
+        for ip in ips:
+            other = first.setdefault(ip, pod)
             if other is not pod:
                 self.dupes.setdefault(ip, [other]).append(pod)
 

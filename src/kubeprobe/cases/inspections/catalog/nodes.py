@@ -141,6 +141,7 @@ class UntoleratedTaintCheck(Check):
         self.taints: dict[tuple[str, str, str], list[ObjectRef]] = {}
         self.tolerations: set[tuple[tuple[str, str], ...]] = set()
         self.seen: set[tuple[tuple[str, Any], ...]] = set()
+        self.last: list[Obj] = []
 
     def observe(self, resource: Resource, obj: Obj) -> None:
         if resource.key == NODES.key:
@@ -156,7 +157,11 @@ class UntoleratedTaintCheck(Check):
         spec = obj.get("spec") or {}
         if resource.key == DAEMONSETS.key:
             spec = ((spec.get("template") or {}).get("spec")) or {}
-        for tol in spec.get("tolerations") or []:
+        tolerations = spec.get("tolerations") or []
+        if tolerations == self.last:  # as the previous pod's (compared in C): nothing new
+            return
+        self.last = tolerations
+        for tol in tolerations:
             # 100,000 pods carry a handful of distinct tolerations: normalise each one once.
             try:
                 raw: Any = tuple(tol.items())

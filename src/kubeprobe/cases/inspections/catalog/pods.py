@@ -35,7 +35,8 @@ class PodOnMissingNodeCheck(Check):
             self.nodes.add(meta(obj).get("name") or "")
             return
         node = (obj.get("spec") or {}).get("nodeName")
-        if node:
+        # A node already seen exists: its pods can make no finding (nor their count), skip them.
+        if node and node not in self.nodes:
             count = self.count[node] = self.count.get(node, 0) + 1
             if count <= SAMPLE:  # the first few pods of each node, no list per pod
                 m = meta(obj)
@@ -150,7 +151,8 @@ class PodCrashLoopCheck(Check):
         for cs in statuses:
             restarts = int(cs.get("restartCount") or 0)
             state = cs.get("state")
-            looping = bool(state and (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff")
+            waiting = state.get("waiting") if state else None
+            looping = bool(waiting and waiting.get("reason") == "CrashLoopBackOff")
             if not looping and restarts < self.threshold:
                 continue
             last = ((cs.get("lastState") or {}).get("terminated") or {}).get("reason") or "unknown"
