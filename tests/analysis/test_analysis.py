@@ -42,6 +42,14 @@ def failure(step: str, message: str, *events: str) -> FailureText:
             "node.not_ready",
         ),
         (failure("put", "etcdserver: mvcc: database space exceeded"), "etcd.quota"),
+        (  # node-probe once the kubelet reported its stopped containerd (the fault suite's words)
+            failure(
+                "nodes",
+                "node-probe probe failed at nodes: 1 of 4 nodes failed: real-node-0: NotReady "
+                "(KubeletNotReady: container runtime is down)",
+            ),
+            "runtime.sandbox_failure",
+        ),
     ],
 )
 def test_rules_name_sure_causes(text: FailureText, cause: str) -> None:

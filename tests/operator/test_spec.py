@@ -11,7 +11,10 @@ from kubeprobe.operator.spec import SpecError, parse_spec
 
 def test_defaults() -> None:
     spec = parse_spec("ns", "api", {"probe": "apiserver-read"})
-    assert (spec.interval, spec.timeout, spec.rules.failures, spec.rules.window) == (2, 2, 2, 3)
+    assert (spec.interval, spec.timeout, spec.rules.failures, spec.rules.window) == (2, 1.5, 2, 3)
+    # a run that hangs ends before the next tick (three quarters of the interval, at most 2 s)
+    assert parse_spec("ns", "api", {"probe": "etcd", "intervalSeconds": 1}).timeout == 0.75
+    assert parse_spec("ns", "api", {"probe": "etcd", "intervalSeconds": 30}).timeout == 2
     assert spec.case_name == "resident-ns-api"
 
 

@@ -37,12 +37,24 @@ class Budget:
 
 
 #: Defaults chosen so that a broken path is failing within 10 s without false alarms: a run every
-#: ``DEFAULT_INTERVAL_S`` with ``DEFAULT_TIMEOUT_S`` (a healthy API server answers in milliseconds, a
-#: pod is bound in well under a second), failing after ``Rules()`` = 2 of the last 3 runs. A hung
-#: path fails its second run at most interval x 2 + timeout = 6 s after it broke; one slow run alone
-#: is never an alarm. bench/fault_suite.py measures both (time to incident, fault-free noise).
+#: ``DEFAULT_INTERVAL_S``, each limited to ``default_timeout`` (three quarters of the interval, at
+#: most ``MAX_DEFAULT_TIMEOUT_S``: a healthy API server answers in milliseconds, a pod is bound in
+#: well under a second), failing after ``Rules()`` = 2 of the last 3 runs. A hung run ends before
+#: the next tick, so that tick is not skipped (with a limit equal to the interval it always was): a
+#: path that hangs fails its second run at most interval x 2 + timeout = 5.5 s after it broke (was
+#: 8 s). One slow run alone is never an alarm. bench/fault_suite.py measures both (time to
+#: incident, fault-free noise).
 DEFAULT_INTERVAL_S = 2.0
-DEFAULT_TIMEOUT_S = 2.0
+MAX_DEFAULT_TIMEOUT_S = 2.0
+TIMEOUT_SHARE = 0.75
+
+
+def default_timeout(interval: float) -> float:
+    """A run's limit when the spec gives none: ends before the next tick of ``interval``."""
+    return min(MAX_DEFAULT_TIMEOUT_S, interval * TIMEOUT_SHARE)
+
+
+DEFAULT_TIMEOUT_S = default_timeout(DEFAULT_INTERVAL_S)
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def parse_spec(namespace: str, name: str, spec: dict[str, Any]) -> ProbeConfigSp
     if not isinstance(probe, str) or not probe:
         raise SpecError("spec.probe: required, e.g. 'apiserver-read'")
     interval = _num(spec, "intervalSeconds", DEFAULT_INTERVAL_S, 1.0)
-    timeout = _num(spec, "timeoutSeconds", min(interval, DEFAULT_TIMEOUT_S), 0.05)
+    timeout = _num(spec, "timeoutSeconds", default_timeout(interval), 0.05)
     if timeout > interval:
         raise SpecError(f"spec.timeoutSeconds: {timeout} must not exceed intervalSeconds {interval}")
     fr = spec.get("failureRule") or {}
