@@ -11,9 +11,12 @@ In one run on one cluster:
   with each next page asked for as soon as its continue token arrives (``true_floor_paged_c<N>_s``);
   at the fastest one's concurrency also ``true_floor_serial_s`` (pages, each next asked for once
   the current one ended) and ``true_floor_protobuf_s`` (whole, in the API server's protobuf);
-- ``sweep_s``: the whole catalog (``kubeprobe inspect``, every check) as the engine times it, and
-  ``sweep_process_s`` / ``peak_rss_mb`` for the whole CLI process (started fresh, RSS from wait4);
-  ``ratio_to_true_floor`` is sweep_s / true_floor_s;
+- ``sweep_s``: the whole catalog (``kubeprobe inspect --kubeconfig``, every check) as the engine
+  times it, and ``sweep_process_s`` / ``peak_rss_mb`` for the whole CLI process (started fresh, RSS
+  from wait4); ``ratio_to_true_floor`` is sweep_s / true_floor_s. ``sweep_mb_decoded`` is the JSON
+  the sweep decoded; on the wire it asks for gzip like the floor, over the same kind of connection,
+  so it moves about ``true_floor_mb_transferred``. ``sweep_imports_rss_mb``: the CLI's imports
+  alone; ``python_asyncio_ssl_rss_mb``: a Python with only asyncio and ssl imported;
 - k8sgpt then Popeye, built from the Go module proxy at pinned versions (cached under
   ``~/.cache/kubeprobe/bench/``), run against the same kubeconfig: wall time and peak RSS (k8sgpt
   best of ``--repeats`` like the sweep, right after it; Popeye once, last: it keeps both cores busy
@@ -55,9 +58,10 @@ console = Console(stderr=True)
 
 
 # -- the run --------------------------------------------------------------------------------------
-def run_sweep(name: str, page_size: int, timeout: float) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "kubeprobe.cli.main", "inspect", "--sandbox", name, "-o", "json"]
-    result = measured([*argv, "--page-size", str(page_size)], timeout=timeout)
+def run_sweep(kubeconfig: Path, page_size: int, timeout: float) -> dict[str, Any]:
+    # Given the kubeconfig, as k8sgpt and Popeye are (--sandbox NAME also loads the sandbox package).
+    argv = [sys.executable, "-m", "kubeprobe.cli.main", "inspect", "--kubeconfig", str(kubeconfig)]
+    result = measured([*argv, "-o", "json", "--page-size", str(page_size)], timeout=timeout)
     text = result.pop("output").decode(errors="replace")
     try:
         doc = json.loads(text[: text.rindex("}") + 1])
@@ -299,7 +303,7 @@ def measure_ours(sandbox: Sandbox, args: argparse.Namespace, errors: dict[str, s
             floors[key] = min(floors.get(key, value), value) if key.endswith("_s") else value
         if run["true_floor_s"] <= floors["true_floor_s"]:
             floors.update({k: v for k, v in run.items() if not k.endswith("_s")})
-        sweeps.append(run_sweep(sandbox.name, args.page_size, args.tool_timeout))
+        sweeps.append(run_sweep(sandbox.kubeconfig, args.page_size, args.tool_timeout))
         console.print(
             f"  true floor {run['true_floor_s']:.2f}s, sweep {sweeps[-1]['engine_seconds']:.2f}s "
             f"(load {os.getloadavg()[0]:.1f})"
@@ -317,11 +321,27 @@ def measure_ours(sandbox: Sandbox, args: argparse.Namespace, errors: dict[str, s
         "sweep_objects_per_cpu_s": round(best["objects"] / max(best["cpu_seconds"], 0.01)),
         "sweep_objects": best["objects"],
         "sweep_lists": best["lists"],
-        "sweep_mb_transferred": round(best["bytes"] / 2**20, 1),
+        "sweep_mb_decoded": round(best["bytes"] / 2**20, 1),
         "sweep_findings": best["findings"],
         "checks": best["checks"],
         "check_errors": len(best["check_errors"]),
+        **imports_rss(),
     }
+
+
+def imports_rss() -> dict[str, float]:
+    """Peak RSS of a Python that only imports what ``kubeprobe inspect`` imports before it connects,
+    and of one that only imports asyncio and ssl (any asyncio TLS client's start): the part of
+    ``peak_rss_mb`` that no sweep can shed."""
+    out = {}
+    for key, code in (
+        ("sweep_imports_rss_mb", "import kubeprobe.cli.main, kubeprobe.cli.inspect"),
+        ("python_asyncio_ssl_rss_mb", "import asyncio, ssl"),
+    ):
+        probe = f"{code}; print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+        text = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+        out[key] = round(int(text.stdout) / 1024, 1)
+    return out
 
 
 def measure_tools(
