@@ -145,7 +145,8 @@ def inspect_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     page_size: Annotated[
         int,
         typer.Option(
-            min=1, help="Objects per page handed to the checks (LISTs stream in whole, cut into pages)."
+            min=1,
+            help="About this many objects per page for the checks (LISTs stream in whole, cut into pages).",
         ),
     ] = 500,
     list_checks: Annotated[bool, typer.Option("--list", help="List the checks and exit.")] = False,

@@ -89,24 +89,28 @@ class OverlappingPodCIDRCheck(Check):
     def findings(self, sweep: Sweep) -> Iterable[Finding]:
         yield from self.bad
         for version in (4, 6):
-            nets = sorted(
-                (c for c in self.cidrs if c[0].version == version),
-                key=lambda c: (int(c[0].network_address), -c[0].num_addresses),
-            )
-            widest: tuple[Network, ObjectRef] | None = None
-            for net, node in nets:
-                if widest is not None and int(net.network_address) <= int(widest[0].broadcast_address):
-                    if node.name != widest[1].name:
+            # (first address, last address) as integers, from the prefix length: the addresses'
+            # own properties cost 5 µs a network, at the sweep's end, at 10,000 nodes 0.05 s.
+            spans = []
+            for net, node in self.cidrs:
+                if net.version == version:
+                    first = int(net.network_address)
+                    spans.append((first, first + (1 << (net.max_prefixlen - net.prefixlen)) - 1, net, node))
+            spans.sort(key=lambda s: (s[0], -s[1]))  # by start, the widest first
+            widest: tuple[int, Network, ObjectRef] | None = None
+            for first, last, net, node in spans:
+                if widest is not None and first <= widest[0]:
+                    if node.name != widest[2].name:
                         yield self.finding(
                             node,
-                            f"podCIDR {net} overlaps {widest[0]} of node {widest[1].name}",
+                            f"podCIDR {net} overlaps {widest[1]} of node {widest[2].name}",
                             cidr=str(net),
-                            other_node=widest[1].name,
-                            other_cidr=str(widest[0]),
+                            other_node=widest[2].name,
+                            other_cidr=str(widest[1]),
                         )
-                    if int(net.broadcast_address) <= int(widest[0].broadcast_address):
+                    if last <= widest[0]:
                         continue
-                widest = (net, node)
+                widest = (last, net, node)
 
 
 def service_ips(obj: Obj) -> set[str]:
