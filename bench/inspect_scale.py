@@ -26,9 +26,11 @@ In one run on one cluster:
   (``k8sgpt_pods_reported_of_expected`` of ``k8sgpt_pods_expected``).
 
 Floor and sweep alternate ``--repeats`` times; the best time is kept (peak RSS: the worst). Before
-each timed run the bench waits until the API server is idle (``--settle-idle``): a Go GC cycle over
-the 10,000-node sandbox's heap costs it 1-4 CPU-s and would land in whichever run comes next
-(``server_settle_wait_s`` in all). Load averages are recorded at the start, at each tool's end and
+each timed run the API server collects its garbage (``/debug/pprof/heap?gc=1``) and the bench waits
+until it is idle (``--settle-idle``; ``server_settle_wait_s`` in all): a Go GC cycle over the
+10,000-node sandbox's heap of 3 GB costs it 2-4 CPU-s, and without this it lands in whichever run
+crosses the heap goal with what earlier runs left; a cycle that a run's own garbage starts is
+still its cost. Load averages are recorded at the start, at each tool's end and
 at the end: the machine is shared, so the ratios of one run are what count.
 """
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -52,6 +55,7 @@ from bench.inspect_coverage import SEED_LABEL, expected_pods, k8sgpt_coverage, s
 from bench.inspect_floor import FloorRun, sweep_plan, true_floor
 from bench.inspect_tools import CACHE, TOOLS, build_tool, measured, settle
 from kubeprobe.cases.inspections.engine import SweepOptions
+from kubeprobe.kube.errors import KubeError
 from kubeprobe.sandbox.build import Builder
 from kubeprobe.sandbox.cluster import Sandbox
 from kubeprobe.sandbox.scale import populate
@@ -61,9 +65,16 @@ WAITED: list[float] = []  # seconds spent waiting for the API server to settle b
 
 
 async def quiet(sandbox: Sandbox, idle: float) -> None:
-    """Before a timed run: until the API server is idle (:func:`bench.inspect_tools.settle`)."""
-    if idle > 0:
-        WAITED.append(await settle(sandbox.pid("kube-apiserver"), idle=idle))
+    """Before a timed run: a full GC of the API server (``/debug/pprof/heap?gc=1`` runs one before
+    it profiles), then until it is idle (:func:`bench.inspect_tools.settle`). ``idle`` 0: neither."""
+    if idle <= 0:
+        return
+    started = time.monotonic()
+    async with sandbox.client(timeout=120) as kube:
+        with contextlib.suppress(KubeError):  # profiling off: the runs are only settled
+            await kube.request("GET", "/debug/pprof/heap", params={"gc": "1"})
+    await settle(sandbox.pid("kube-apiserver"), idle=idle)
+    WAITED.append(time.monotonic() - started)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -299,9 +310,9 @@ def parse_args() -> argparse.Namespace:
         "--settle-idle",
         type=float,
         default=0.1,
-        help="Before each timed run (floor, sweep, tool), wait until the API server uses less than "
-        "this share of a core over half a second (at most 30 s): so that no run pays for the last "
-        "one's garbage collection. 0: do not wait. Default 0.1.",
+        help="Before each timed run (floor, sweep, tool), make the API server collect its garbage "
+        "and wait until it uses less than this share of a core over half a second (at most 30 s): "
+        "so that no run pays for the GC of what earlier runs left. 0: neither. Default 0.1.",
     )
     parser.add_argument("--keep", action="store_true", help="Leave the sandbox running afterwards.")
     parser.add_argument(
