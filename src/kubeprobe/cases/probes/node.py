@@ -58,7 +58,7 @@ def not_ready_reason(node: Obj) -> str | None:
 
 
 #: How often the running step reads the kubelets' sandbox failures of its pods.
-SANDBOX_CHECK_S = 1.0
+SANDBOX_CHECK_S = 0.5
 #: The runtime did not answer the kubelet at all (its socket is gone, the connection refused): no
 #: retry of the kubelet's will make the sandbox while that lasts.
 RUNTIME_DOWN = re.compile(r"rpc error: code = Unavailable")
