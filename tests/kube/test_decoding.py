@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
 import pytest
 
-from kubeprobe.kube.decoding import page_decoder, whole
+from kubeprobe.kube.decoding import gc_paused, page_decoder, whole
 
 POD: dict[str, Any] = {
     "kind": "Pod",
@@ -83,3 +84,20 @@ def test_other_resources_and_the_reference_decode_whole() -> None:
 def test_not_json_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not JSON"):
         page_decoder(("", "pods"), metadata_only=False)(b"<html>")
+
+
+def test_a_sweep_pauses_the_collector_once_and_resumes_it() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # an overlapping sweep leaves it to the first
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():  # paused by someone else: left paused
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
