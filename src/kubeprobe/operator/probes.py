@@ -329,6 +329,8 @@ LEADERS = ("kube-scheduler", "kube-controller-manager")
 #: run fails only on a reading at least this long after the renewal was first seen; the default
 #: failure rule (2 of the last 3 runs) then asks for the next reading too: failing means no renewal
 #: seen for 6 s, three renewal periods: 4-8 s after a leader stopped (the default of 6 made it 6-10).
+#: On this project's 2-core machine at load 1-11 the sandbox's leaders renewed at most 2.1 s apart
+#: (1,406 renewals each, read every 0.25 s, 47 minutes): a false alarm needs a 6 s gap.
 LEASE_STALE_S = 4.0
 
 
